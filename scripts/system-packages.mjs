@@ -17,11 +17,16 @@ export function ensureSystemPackages() {
   const packages = missing.map((p) => p.debianPackage);
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!isRoot || !hasBinary("apt-get")) {
-    console.error(`tests need Debian package(s): ${packages.join(", ")}; install them (apt-get install ${packages.join(" ")}) and rerun`);
+    console.error(
+      `tests need Debian package(s): ${packages.join(", ")}; install them (apt-get install ${packages.join(" ")}) and rerun`,
+    );
     process.exit(1);
   }
   console.error(`installing ${packages.join(", ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   execFileSync("apt-get", ["update", "-q"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...packages], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...packages], {
+    stdio: "inherit",
+    env,
+  });
 }
