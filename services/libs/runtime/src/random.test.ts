@@ -117,7 +117,10 @@ describe("SeededRandom", () => {
     const second = new SeededRandom(9).shuffle([...original]);
     assert.deepEqual(first, second);
     assert.notDeepEqual(first, original);
-    assert.deepEqual([...first].sort((x, y) => x - y), original);
+    assert.deepEqual(
+      [...first].sort((x, y) => x - y),
+      original,
+    );
     const items = [1, 2, 3];
     assert.equal(new SeededRandom(1).shuffle(items), items);
   });
