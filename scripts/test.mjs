@@ -2,11 +2,12 @@
 // Node 20's `--test` cannot glob TypeScript files itself, so we collect them here.
 // Usage: node scripts/test.mjs [path-substring ...]  (filters which test files run)
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureSystemPackages } from "./system-packages.mjs";
 
 function collect(dir, out) {
+  if (!existsSync(dir)) return out;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
     const path = join(dir, entry.name);
