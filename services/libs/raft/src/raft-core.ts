@@ -106,6 +106,12 @@ export class RaftCore {
   private readonly config: ResolvedRaftConfig;
   private readonly logger: RaftLogger | undefined;
   private electionElapsed = 0;
+  /**
+   * Ticks left during which a restarted node refuses votes as if it had just heard from a leader. Before
+   * the restart it may have been following a live leader whose lease counts on it; having forgotten that
+   * leader, it would otherwise help elect a second one while the first still serves lease reads.
+   */
+  private restartQuietTicks = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   /** Ticks since this node became leader: the clock of the leader lease. */
@@ -145,6 +151,7 @@ export class RaftCore {
     if (!isEmptyHardState(hardState)) this.loadHardState(hardState);
     if (this.config.appliedIndex > 0) this.restoreAppliedIndex(this.config.appliedIndex);
     this.becomeFollower(this.term, NONE);
+    if (this.config.checkQuorum && this.term > 0) this.restartQuietTicks = this.config.electionTicks;
     this.log("new raft node", {
       term: this.term,
       commit: this.raftLog.committed,
@@ -242,6 +249,7 @@ export class RaftCore {
   // ---------------------------------------------------------------- inputs
 
   tick(): void {
+    if (this.restartQuietTicks > 0) this.restartQuietTicks--;
     this.tickByRole();
   }
 
@@ -294,7 +302,9 @@ export class RaftCore {
   }
 
   private inLeaderLease(type: MessageType): boolean {
-    if (this.leaderId === NONE || this.electionElapsed >= this.config.electionTicks) return false;
+    const heardFromLeaderRecently =
+      (this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks) || this.restartQuietTicks > 0;
+    if (!heardFromLeaderRecently) return false;
     return this.config.checkQuorum || (type === MessageType.RequestPreVote && this.config.preVote);
   }
 
