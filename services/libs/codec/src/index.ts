@@ -45,6 +45,15 @@ export {
 } from "./mvcc-key.ts";
 export { prefixNext } from "./prefix-next.ts";
 export {
+  composeTimestamp,
+  LOGICAL_BITS,
+  LOGICAL_LIMIT,
+  logicalOf,
+  physicalMsOf,
+  type SplitTimestamp,
+  splitTimestamp,
+} from "./timestamp.ts";
+export {
   decodeUvarint,
   decodeVarint,
   encodeUvarint,

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { createOperator } from "../operator-builder.ts";
+import { transferLeader } from "../operator-step.ts";
+import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
+import { runSchedulingLoop } from "../testing/schedule-loop.ts";
+import { stepSummary } from "../testing/step-summary.ts";
+import { BalanceLeaderScheduler } from "./balance-leader.ts";
+
+const scheduler = new BalanceLeaderScheduler();
+
+describe("BalanceLeaderScheduler", () => {
+  it("moves a leader from the busiest store to the emptiest voter store", async () => {
+    const harness = createScheduleHarness();
+    const stores = addStores(harness.cluster, 3);
+    harness.cluster.addRegions(4, () => ({ storeIds: stores, leaderStoreId: stores[0] }));
+    harness.cluster.addRegion({ storeIds: stores, leaderStoreId: stores[1] });
+
+    const operator = await scheduler.schedule(harness.context());
+
+    assert.equal(operator?.description, "balance-leader");
+    assert.equal(operator?.kind, "leader");
+    assert.deepEqual(stepSummary(operator), [`transfer-leader@${stores[0]}->${stores[2]}`]);
+  });
+
+  it("does nothing while counts differ by no more than the tolerance", async () => {
+    const harness = createScheduleHarness({ leaderBalanceTolerance: 2 });
+    const stores = addStores(harness.cluster, 3);
+    harness.cluster.addRegions(2, () => ({ storeIds: stores, leaderStoreId: stores[0] }));
+    assert.equal(await scheduler.schedule(harness.context()), undefined);
+
+    harness.cluster.addRegion({ storeIds: stores, leaderStoreId: stores[0] });
+    assert.notEqual(await scheduler.schedule(harness.context()), undefined, "3 against 0 exceeds it");
+  });
+
+  it("never hands leadership to an evicting store or a lagging peer", async () => {
+    const harness = createScheduleHarness();
+    const stores = addStores(harness.cluster, 3);
+    harness.cluster.addRegions(6, () => ({ storeIds: stores, leaderStoreId: stores[0] }));
+    const operator = await scheduler.schedule(harness.context(new Set([stores[2]!])));
+    assert.deepEqual(stepSummary(operator), [`transfer-leader@${stores[0]}->${stores[1]}`]);
+
+    harness.cluster.setStoreHealth(stores[1]!, "down");
+    assert.equal(await scheduler.schedule(harness.context(new Set([stores[2]!]))), undefined);
+  });
+
+  it("skips regions that already have an operator and respects leaderScheduleLimit", async () => {
+    const harness = createScheduleHarness({ leaderScheduleLimit: 1 });
+    const stores = addStores(harness.cluster, 3);
+    const [busy] = harness.cluster.addRegions(4, () => ({ storeIds: stores, leaderStoreId: stores[0] }));
+    const running = createOperator(harness.context(), {
+      description: "balance-leader",
+      kind: "leader",
+      priority: "normal",
+      region: harness.cluster.region(busy!)!,
+      steps: [transferLeader(stores[0]!, stores[1]!)],
+    });
+    harness.controller.add(running);
+
+    const context = harness.context();
+    assert.equal(scheduler.isAllowed(context), false);
+    const next = await scheduler.schedule(context);
+    assert.ok(next !== undefined, "another region still qualifies");
+    assert.notEqual(next.regionId, busy);
+  });
+
+  it("converges without moving any leader back and forth", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 5 }),
+        fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 40 }),
+        async (storeCount, leaderPicks) => {
+          const harness = createScheduleHarness({ maxReplicas: storeCount });
+          const stores = addStores(harness.cluster, storeCount);
+          for (const pick of leaderPicks) {
+            harness.cluster.addRegion({ storeIds: stores, leaderStoreId: stores[pick % storeCount] });
+          }
+          const squares = () =>
+            harness.cluster.stores().reduce((sum, store) => sum + store.leaderCount * store.leaderCount, 0);
+          const initialSquares = squares();
+          const coordinator = harness.coordinator();
+
+          const result = await runSchedulingLoop({
+            coordinator,
+            cluster: harness.cluster,
+            clock: harness.clock,
+            maxRounds: 200,
+          });
+
+          assert.equal(result.stable, true);
+          const counts = harness.cluster.stores().map((store) => store.leaderCount);
+          assert.ok(
+            Math.max(...counts) - Math.min(...counts) <= harness.config.leaderBalanceTolerance,
+            `${counts}`,
+          );
+          // Each transfer goes from a store with at least 2 more leaders, lowering the sum of squared
+          // counts by at least 2; a transfer undone later would need it to rise again.
+          const transfers = coordinator.operatorHistory().length;
+          assert.ok(transfers <= (initialSquares - squares()) / 2, `${transfers} transfers`);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

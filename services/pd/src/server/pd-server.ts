@@ -1,0 +1,475 @@
+/**
+ * Runs one pd member: the gRPC `pdpb.PD` service, the HTTP API, the metadata backend (embedded when no
+ * etcd endpoints are given, else etcd with leader election) and, while this member leads, the TSO, id
+ * allocator, cluster state and scheduling.
+ *
+ * Start-up order: bind both ports first (so a port of 0 resolves to the real one before this member
+ * advertises itself in the election), then open the backend, learn the cluster id, and only then route
+ * requests to the service; until then requests get UNAVAILABLE. Leadership is handled by LeaderGuard:
+ * each time this member wins, it reloads the cluster state, the id block and the TSO window before it
+ * serves.
+ */
+import { createHash } from "node:crypto";
+import {
+  Server,
+  ServerCredentials,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { Gauge } from "prom-client";
+import { createLogger, createRegistry, type Logger, type LogLevel, MetricFactory } from "#observability";
+import { pdpb } from "#proto";
+import {
+  type Clock,
+  loadConfig,
+  type Random,
+  sleep,
+  systemClock,
+  systemRandom,
+  systemTimers,
+  type TimerHandle,
+  type Timers,
+} from "#runtime";
+import { ClusterBootstrapper } from "../cluster/bootstrap.ts";
+import { ClusterState } from "../cluster/cluster-state.ts";
+import type { StoreHealth } from "../cluster/cluster-view.ts";
+import { GcSafePoint } from "../cluster/gc-safe-point.ts";
+import { type PdConfig, pdConfigSchema } from "../config.ts";
+import { IdAllocator } from "../id/id-allocator.ts";
+import { Coordinator, type ScheduleConfig, scheduleConfigFromValues } from "../schedule/index.ts";
+import {
+  CLUSTER_ID_KEY,
+  type MemberInfo,
+  NotLeaderError,
+  openEmbeddedBackend,
+  openEtcdBackend,
+  type PdBackend,
+} from "../storage/index.ts";
+import { TsoAllocator } from "../tso/tso-allocator.ts";
+import { createPdHttpRoutes, type PdHttpDependencies } from "./http-api.ts";
+import { type HttpServerHandle, startHttpServer } from "./http-server.ts";
+import { LeaderGuard } from "./leader-guard.ts";
+import { createPdService } from "./pd-service.ts";
+
+/** Everything `startPd` needs; `pdOptionsFromConfig` builds it from the loaded config file and flags. */
+export interface PdOptions {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly listenHost: string;
+  /** 0 picks a free port. */
+  readonly clientPort: number;
+  readonly httpPort: number;
+  /** Empty means http://<listenHost>:<port>. */
+  readonly advertiseClientUrl: string;
+  readonly advertiseHttpUrl: string;
+  /** Empty selects the embedded backend. */
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdRootPath: string;
+  readonly leaseTtlSeconds: number;
+  readonly tsoWindowMs: number;
+  readonly tsoUpdateIntervalMs: number;
+  readonly idBlockSize: number;
+  readonly storeDisconnectMs: number;
+  readonly storeDownMs: number;
+  readonly scheduleIntervalMs: number;
+  readonly schedule: ScheduleConfig;
+  readonly logLevel: LogLevel;
+  /** Overrides for tests; the real implementations otherwise. */
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  readonly random?: Random;
+  /** Opens the backend instead of the embedded/etcd choice (tests with an in-memory backend). */
+  readonly openBackend?: (self: MemberInfo) => Promise<PdBackend>;
+}
+
+export interface RunningPd {
+  /** gRPC address, "127.0.0.1:port". */
+  readonly clientUrl: string;
+  /** HTTP API base URL, "http://127.0.0.1:port". */
+  readonly httpUrl: string;
+  readonly clusterId: bigint;
+  readonly member: MemberInfo;
+  /** True while this member is the leader and has finished its start-up. */
+  isServingLeader(): boolean;
+  close(): Promise<void>;
+}
+
+/** Longest a member waits for the cluster id when another member must create it first. */
+const CLUSTER_ID_WAIT_MS = 60_000;
+const CLUSTER_ID_POLL_MS = 100;
+/** gRPC calls in flight get this long to finish when pd shuts down. */
+const GRPC_SHUTDOWN_GRACE_MS = 1_000;
+const STORE_HEALTHS: readonly StoreHealth[] = ["up", "disconnected", "down", "offline", "tombstone"];
+
+export function pdOptionsFromConfig(config: PdConfig): PdOptions {
+  return {
+    name: config.name,
+    dataDir: config.dataDir,
+    listenHost: config.listenHost,
+    clientPort: config.clientPort,
+    httpPort: config.httpPort,
+    advertiseClientUrl: config.advertiseClientUrl,
+    advertiseHttpUrl: config.advertiseHttpUrl,
+    etcdEndpoints: config.etcd.endpoints,
+    etcdRootPath: config.etcd.rootPath,
+    leaseTtlSeconds: Math.max(1, Math.round(config.etcd.leaseTtl / 1000)),
+    tsoWindowMs: config.tso.window,
+    tsoUpdateIntervalMs: config.tso.updateInterval,
+    idBlockSize: config.id.blockSize,
+    storeDisconnectMs: config.store.disconnectDuration,
+    storeDownMs: config.store.downDuration,
+    scheduleIntervalMs: config.schedule.interval,
+    schedule: scheduleConfigFromValues(config.schedule),
+    logLevel: config.log.level,
+  };
+}
+
+/** The documented defaults with some settings replaced; convenient for tests and tools that start pd in-process. */
+export function pdOptionsWithDefaults(overrides: Partial<PdOptions>): PdOptions {
+  return { ...pdOptionsFromConfig(loadConfig(pdConfigSchema, { argv: [] })), ...overrides };
+}
+
+export async function startPd(options: PdOptions): Promise<RunningPd> {
+  const logger = options.logger ?? createLogger({ component: "pd", level: options.logLevel });
+  const closers: Closers = {};
+  try {
+    return await startMember(options, logger, closers);
+  } catch (error) {
+    await closeAll(closers, logger);
+    throw error;
+  }
+}
+
+async function startMember(options: PdOptions, logger: Logger, closers: Closers): Promise<RunningPd> {
+  const clock = options.clock ?? systemClock;
+  const timers = options.timers ?? systemTimers;
+  const registry = createRegistry("pd");
+  const metrics = new MetricFactory(registry, "pd");
+  const routing = new RequestRouting();
+
+  const grpcServer = new Server();
+  grpcServer.addService(pdpb.PDService, routing.grpcImplementation());
+  const clientPort = await bindGrpc(grpcServer, options.listenHost, options.clientPort);
+  closers.grpc = () => shutdownGrpc(grpcServer, timers);
+  const http = await startHttpServer({
+    host: options.listenHost,
+    port: options.httpPort,
+    routes: createPdHttpRoutes(() => routing.http, { registry, clock }),
+    onError: (error) => logger.error({ err: error }, "pd HTTP request failed"),
+  });
+  closers.http = () => http.close();
+
+  const member = memberInfo(options, clientPort, http);
+  const backend = await (options.openBackend ?? ((self) => openConfiguredBackend(options, self)))(member);
+  closers.backend = () => backend.close();
+  const clusterId = await resolveClusterId(backend, clock, timers, options.random ?? systemRandom);
+  const log = logger.child({ clusterId, member: member.name });
+
+  const leader = new LeaderServices(options, backend, clusterId, log, metrics, clock, timers);
+  const guard = new LeaderGuard({
+    election: backend.election,
+    startup: () => leader.start(),
+    teardown: () => leader.stop(),
+    timers,
+    logger: log,
+  });
+  closers.guard = () => guard.close();
+  routing.grpc = createPdService({
+    ...leader.serviceParts(),
+    clusterId,
+    guard,
+    election: backend.election,
+    logger: log,
+    metrics,
+  });
+  routing.http = {
+    clusterId,
+    guard,
+    election: backend.election,
+    cluster: leader.cluster,
+    coordinator: () => leader.coordinator,
+    self: member,
+  };
+  guard.start();
+  log.info({ clientPort, httpPort: http.port, etcd: options.etcdEndpoints }, "pd started");
+
+  let closing: Promise<void> | undefined;
+  return {
+    clientUrl: `${options.listenHost}:${clientPort}`,
+    httpUrl: `http://${options.listenHost}:${http.port}`,
+    clusterId,
+    member,
+    isServingLeader: () => guard.isReady,
+    close: () => {
+      closing ??= closeAll(closers, log);
+      return closing;
+    },
+  };
+}
+
+/** Per-leader-term machinery: started by LeaderGuard when this member wins, stopped when it loses. */
+class LeaderServices {
+  readonly cluster: ClusterState;
+  readonly bootstrapper: ClusterBootstrapper;
+  readonly ids: IdAllocator;
+  readonly tso: TsoAllocator;
+  readonly gcSafePoint: GcSafePoint;
+  coordinator: Coordinator | undefined;
+  private scheduleTimer: TimerHandle | undefined;
+  private scheduling = false;
+  private readonly regionGauge: Gauge;
+  private readonly storeGauge: Gauge<"health">;
+
+  constructor(
+    private readonly options: PdOptions,
+    backend: PdBackend,
+    clusterId: bigint,
+    private readonly logger: Logger,
+    metrics: MetricFactory,
+    private readonly clock: Clock,
+    private readonly timers: Timers,
+  ) {
+    const storage = backend.storage;
+    this.cluster = new ClusterState({
+      storage,
+      clock,
+      storeDisconnectMs: options.storeDisconnectMs,
+      storeDownMs: options.storeDownMs,
+    });
+    this.bootstrapper = new ClusterBootstrapper(this.cluster, clusterId, options.schedule.maxReplicas);
+    this.ids = new IdAllocator({ storage, blockSize: options.idBlockSize });
+    this.tso = new TsoAllocator({
+      storage,
+      clock,
+      timers,
+      windowMs: options.tsoWindowMs,
+      updateIntervalMs: options.tsoUpdateIntervalMs,
+      onBackgroundError: (error) => logger.warn({ err: error }, "extending the TSO window failed"),
+    });
+    this.gcSafePoint = new GcSafePoint(storage);
+    this.regionGauge = metrics.gauge({
+      subsystem: "cluster",
+      name: "regions",
+      unit: "count",
+      help: "Regions known to this pd member (0 on followers)",
+    });
+    this.storeGauge = metrics.gauge({
+      subsystem: "cluster",
+      name: "stores",
+      unit: "count",
+      help: "Stores known to this pd member by health (0 on followers)",
+      labelNames: ["health"] as const,
+    });
+  }
+
+  serviceParts() {
+    return {
+      cluster: this.cluster,
+      bootstrapper: this.bootstrapper,
+      ids: this.ids,
+      tso: this.tso,
+      gcSafePoint: this.gcSafePoint,
+      operators: () => this.coordinator,
+    };
+  }
+
+  async start(): Promise<void> {
+    // A retried or overtaken start-up may have left timers and state behind; begin from nothing.
+    this.stop();
+    const loaded = await this.cluster.load();
+    await this.ids.start();
+    await this.gcSafePoint.load();
+    this.coordinator = new Coordinator({
+      cluster: this.cluster,
+      allocId: () => this.ids.allocate(),
+      clock: this.clock,
+      config: this.options.schedule,
+    });
+    // The TSO goes last: it starts its timer, and serving timestamps means the term is fully ready.
+    await this.tso.start();
+    this.scheduleTimer = this.timers.setInterval(
+      () => void this.runSchedule(),
+      this.options.scheduleIntervalMs,
+    );
+    this.logger.info({ ...loaded, tsoWindowEndMs: this.tso.persistedWindowEndMs }, "pd leader state loaded");
+  }
+
+  stop(): void {
+    this.tso.stop();
+    this.ids.stop();
+    this.scheduleTimer?.cancel();
+    this.scheduleTimer = undefined;
+    this.coordinator = undefined;
+    this.cluster.reset();
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    this.regionGauge.set(this.cluster.regionCount);
+    const byHealth = new Map<string, number>(STORE_HEALTHS.map((health) => [health, 0]));
+    for (const store of this.cluster.stores())
+      byHealth.set(store.health, (byHealth.get(store.health) ?? 0) + 1);
+    for (const [health, count] of byHealth) this.storeGauge.set({ health }, count);
+  }
+
+  /** One scheduling round at a time: a slow round makes the next tick skip rather than pile up. */
+  private async runSchedule(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (this.scheduling || coordinator === undefined) return;
+    this.scheduling = true;
+    try {
+      await coordinator.runOnce();
+      await this.cluster.tombstoneEmptyOfflineStores();
+      this.updateGauges();
+    } catch (error) {
+      this.logger.warn({ err: error }, "scheduling round failed");
+    } finally {
+      this.scheduling = false;
+    }
+  }
+}
+
+/**
+ * Requests reach the gRPC service and HTTP API through here, so both ports can listen before the cluster
+ * id is known; until the service is set, callers get UNAVAILABLE (gRPC) or 503 (HTTP).
+ */
+class RequestRouting {
+  grpc: pdpb.PDServer | undefined;
+  http: PdHttpDependencies | undefined;
+
+  grpcImplementation(): UntypedServiceImplementation {
+    const implementation: UntypedServiceImplementation = {};
+    for (const [name, definition] of Object.entries(pdpb.PDService)) {
+      const method = name as keyof pdpb.PDServer;
+      implementation[name] = definition.requestStream
+        ? (call: ServerDuplexStream<unknown, unknown>) => {
+            const handler = this.grpc?.[method] as
+              | ((call: ServerDuplexStream<unknown, unknown>) => void)
+              | undefined;
+            if (handler === undefined) call.emit("error", starting());
+            else handler(call);
+          }
+        : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+            const handler = this.grpc?.[method] as
+              | ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void)
+              | undefined;
+            if (handler === undefined) callback(starting());
+            else handler(call, callback);
+          };
+    }
+    return implementation;
+  }
+}
+
+function starting(): { code: status; details: string } {
+  return { code: status.UNAVAILABLE, details: "pd is starting: the metadata backend is not open yet" };
+}
+
+function bindGrpc(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+}
+
+async function shutdownGrpc(server: Server, timers: Timers): Promise<void> {
+  const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  // Open streams (TSO, heartbeats) never finish on their own; cut them off after a short grace period.
+  const graceOver = new AbortController();
+  const grace = sleep(GRPC_SHUTDOWN_GRACE_MS, timers, graceOver.signal).catch(() => undefined);
+  await Promise.race([graceful, grace]);
+  graceOver.abort();
+  server.forceShutdown();
+}
+
+function memberInfo(options: PdOptions, clientPort: number, http: HttpServerHandle): MemberInfo {
+  const clientUrl = options.advertiseClientUrl || `http://${options.listenHost}:${clientPort}`;
+  const httpUrl = options.advertiseHttpUrl || `http://${options.listenHost}:${http.port}`;
+  return {
+    name: options.name,
+    memberId: memberIdOf(options.name),
+    clientUrls: [clientUrl],
+    httpUrls: [httpUrl],
+  };
+}
+
+/** Stable across restarts, so a restarted member is recognisably the same one. */
+function memberIdOf(name: string): bigint {
+  const digest = createHash("sha256").update(`tessera-pd-member:${name}`).digest();
+  const id = digest.readBigUInt64BE(0);
+  return id === 0n ? 1n : id;
+}
+
+function openConfiguredBackend(options: PdOptions, self: MemberInfo): Promise<PdBackend> {
+  if (options.etcdEndpoints.length === 0) return openEmbeddedBackend({ dataDir: options.dataDir, self });
+  return openEtcdBackend({
+    endpoints: [...options.etcdEndpoints],
+    rootPath: options.etcdRootPath,
+    self,
+    leaseTtlSeconds: options.leaseTtlSeconds,
+  });
+}
+
+/**
+ * The cluster id is created once, by the first leader, and stored; every member (and every later start)
+ * reads it back. A member that is not the leader of a brand-new cluster waits for the leader to create it.
+ */
+async function resolveClusterId(
+  backend: PdBackend,
+  clock: Clock,
+  timers: Timers,
+  random: Random,
+): Promise<bigint> {
+  const deadline = clock.monotonicMs() + CLUSTER_ID_WAIT_MS;
+  while (clock.monotonicMs() < deadline) {
+    const saved = await backend.storage.load(CLUSTER_ID_KEY);
+    if (saved !== undefined) return parseClusterId(saved);
+    if (backend.election.isLeader) {
+      // Like PD: creation time in the high half keeps ids of clusters made at different times apart.
+      const id = (BigInt(Math.floor(clock.nowMs() / 1000)) << 32n) | BigInt(random.nextUint32());
+      try {
+        await backend.storage.save(CLUSTER_ID_KEY, new TextEncoder().encode(id.toString()));
+        return id;
+      } catch (error) {
+        if (!(error instanceof NotLeaderError)) throw error;
+      }
+    }
+    await sleep(CLUSTER_ID_POLL_MS, timers);
+  }
+  throw new Error(
+    `no cluster id appeared in ${CLUSTER_ID_WAIT_MS} ms: no pd member became leader to create it`,
+  );
+}
+
+function parseClusterId(saved: Uint8Array): bigint {
+  const text = new TextDecoder().decode(saved);
+  if (!/^\d+$/.test(text) || text === "0") throw new Error(`stored cluster id "${text}" is not a valid id`);
+  return BigInt(text);
+}
+
+type Closer = () => Promise<void> | void;
+interface Closers {
+  grpc?: Closer;
+  http?: Closer;
+  guard?: Closer;
+  backend?: Closer;
+}
+/** Stop taking requests first, then stop leading (stops TSO and scheduling), then release the backend (and its lease). */
+const CLOSE_ORDER: ReadonlyArray<keyof Closers> = ["grpc", "http", "guard", "backend"];
+
+async function closeAll(closers: Closers, logger: Logger): Promise<void> {
+  for (const name of CLOSE_ORDER) {
+    const close = closers[name];
+    closers[name] = undefined;
+    try {
+      await close?.();
+    } catch (error) {
+      logger.error({ err: error, component: name }, "closing a pd component failed");
+    }
+  }
+}
