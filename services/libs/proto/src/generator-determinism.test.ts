@@ -8,7 +8,16 @@ import { fileURLToPath } from "node:url";
 
 const repositoryRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 const generatedPath = join("services", "libs", "proto", "gen");
-const protoPackages = ["eraftpb", "errorpb", "kvrpcpb", "metapb", "pdpb", "raft_serverpb", "tikvpb"];
+const protoPackages = [
+  "eraftpb",
+  "errorpb",
+  "kvrpcpb",
+  "metapb",
+  "pdpb",
+  "raft_cmdpb",
+  "raft_serverpb",
+  "tikvpb",
+];
 const scratchDirectories: string[] = [];
 
 // Runs buf with the repository's buf.gen.yaml but writes under a scratch directory, so the test

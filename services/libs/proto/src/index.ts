@@ -6,5 +6,6 @@ export * as errorpb from "../gen/errorpb.ts";
 export * as kvrpcpb from "../gen/kvrpcpb.ts";
 export * as metapb from "../gen/metapb.ts";
 export * as pdpb from "../gen/pdpb.ts";
+export * as raft_cmdpb from "../gen/raft_cmdpb.ts";
 export * as raft_serverpb from "../gen/raft_serverpb.ts";
 export * as tikvpb from "../gen/tikvpb.ts";

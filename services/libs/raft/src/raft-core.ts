@@ -303,7 +303,8 @@ export class RaftCore {
 
   private inLeaderLease(type: MessageType): boolean {
     const heardFromLeaderRecently =
-      (this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks) || this.restartQuietTicks > 0;
+      (this.leaderId !== NONE && this.electionElapsed < this.config.electionTicks) ||
+      this.restartQuietTicks > 0;
     if (!heardFromLeaderRecently) return false;
     return this.config.checkQuorum || (type === MessageType.RequestPreVote && this.config.preVote);
   }
@@ -317,9 +318,20 @@ export class RaftCore {
       // A stale leader (for example one that was partitioned) learns the current term from this answer
       // and steps down; otherwise nothing would tell it, since we ignore its messages.
       this.send({ type: MessageType.AppendResponse, to: message.from });
-    } else if (type === MessageType.RequestPreVote) {
-      this.log("rejected pre-vote from lower term", { from: message.from, term: message.term });
-      this.send({ type: MessageType.RequestPreVoteResponse, to: message.from, reject: true });
+    } else if (type === MessageType.RequestPreVote || type === MessageType.RequestVote) {
+      // The rejection carries our term. A candidate that never hears it keeps campaigning in terms nobody
+      // will vote in: with nodes that disagree on membership (one has applied a removal, another has not)
+      // the group can livelock without pre-vote.
+      this.log("rejected vote from lower term", {
+        from: message.from,
+        type: messageTypeName(type),
+        term: message.term,
+      });
+      const responseType =
+        type === MessageType.RequestPreVote
+          ? MessageType.RequestPreVoteResponse
+          : MessageType.RequestVoteResponse;
+      this.send({ type: responseType, to: message.from, reject: true });
     } else {
       this.log("ignored lower term message", {
         from: message.from,
