@@ -1,0 +1,297 @@
+/**
+ * Where peers come from and how they go (TinyKV's maybeCreatePeer / destroyPeer, TiKV's stale peer GC).
+ *
+ * Creation: a message for a region this store does not hold creates an empty (uninitialized) peer only
+ * when it is a valid first message from the region's current members — a vote request, or a leader's
+ * heartbeat that commits nothing (a leader never lets a follower commit past what it holds, so a brand
+ * new follower gets commit 0) — and only when no region here already covers any key of the sender's
+ * range and no tombstone here is as new as the sender's membership. The peer gets its data from a
+ * snapshot.
+ *
+ * Destruction: a peer that applied its own removal, learned from a member that it was removed
+ * (`is_tombstone`), was replaced by a newer peer id on this store, or was found removed by asking pd,
+ * writes a Tombstone region state in the same kv batch that clears its data, then deletes its raft log.
+ */
+import { raft_serverpb } from "#proto";
+import { type Message, MessageType, NONE } from "#raft";
+import { WriteBatch } from "#rocksdb";
+import { clearRange, deleteApplyState, putRegionState } from "../engine/kv-engine.ts";
+import { Peer } from "./peer.ts";
+import { dropPeerSnapshots } from "./peer-snapshot.ts";
+import { InvalidRaftMessageError, messageFromWire } from "./raft-message.ts";
+import { isEpochStale } from "./region-epoch.ts";
+import { RegionNotFoundError } from "./region-errors.ts";
+import { epochOf, findPeer } from "./region-meta.ts";
+import type { StoreContext } from "./store-context.ts";
+
+const NO_EPOCH = { confVer: 0n, version: 0n };
+
+/** A message only a region's current members send first to a peer that may not exist yet. */
+export function isInitialMessage(message: Message): boolean {
+  return (
+    message.type === MessageType.RequestVote ||
+    message.type === MessageType.RequestPreVote ||
+    (message.type === MessageType.Heartbeat && message.commit === 0)
+  );
+}
+
+function isFirstVote(message: Message): boolean {
+  return message.type === MessageType.RequestVote || message.type === MessageType.RequestPreVote;
+}
+
+/** Routes one incoming raft message to its peer's mailbox, creating or destroying peers as the rules say. */
+export function routeRaftMessage(context: StoreContext, envelope: raft_serverpb.RaftMessage): void {
+  const dropped = route(context, envelope);
+  if (dropped !== undefined) context.metrics.raftMessagesDropped.inc({ reason: dropped });
+}
+
+/** Why the message was dropped, or undefined when it went somewhere. */
+type DropReason = string | undefined;
+
+function route(context: StoreContext, envelope: raft_serverpb.RaftMessage): DropReason {
+  if (envelope.toPeer?.storeId !== context.storeId) return "wrong_store";
+  if (envelope.fromPeer === undefined || envelope.toPeer.id === 0n) return "malformed";
+  if (envelope.isTombstone) return handleGcMessage(context, envelope);
+  const message = decodeMessage(envelope);
+  if (message === undefined || message.to !== Number(envelope.toPeer.id)) return "malformed";
+  // Snapshots arrive on their own stream with their data (acceptSnapshot); local types never travel.
+  if (message.type === MessageType.Snapshot || isLocalOnly(message.type)) return "unexpected_type";
+  if (context.meta.busyRegions.has(envelope.regionId)) return "region_busy";
+  const peer = context.meta.peers.get(envelope.regionId);
+  if (peer === undefined) return maybeCreatePeer(context, envelope, message);
+  return deliverToPeer(context, peer, envelope, message);
+}
+
+function decodeMessage(envelope: raft_serverpb.RaftMessage): Message | undefined {
+  if (envelope.message === undefined) return undefined;
+  try {
+    return messageFromWire(envelope.message);
+  } catch (error) {
+    if (error instanceof InvalidRaftMessageError) return undefined;
+    throw error;
+  }
+}
+
+function isLocalOnly(type: MessageType): boolean {
+  return (
+    type === MessageType.Hup ||
+    type === MessageType.Beat ||
+    type === MessageType.Unreachable ||
+    type === MessageType.SnapStatus ||
+    type === MessageType.CheckQuorum
+  );
+}
+
+function deliverToPeer(
+  context: StoreContext,
+  peer: Peer,
+  envelope: raft_serverpb.RaftMessage,
+  message: Message,
+): DropReason {
+  if (peer.destroyed || peer.pendingDestroy !== undefined) return "peer_destroyed";
+  const toPeerId = envelope.toPeer!.id;
+  if (toPeerId < peer.meta.id) return "stale_target_peer";
+  if (toPeerId > peer.meta.id) {
+    // A newer peer of this region was added on this store: this one was removed without learning it.
+    requestDestroy(context, peer, `replaced by peer ${toPeerId}`);
+    return "stale_target_peer";
+  }
+  if (isFromStalePeer(peer, envelope)) {
+    if (peer.initialized) sendGcMessage(context, peer, envelope);
+    return "stale_sender";
+  }
+  if (!peer.mailbox.offer({ kind: "raft", message, envelope })) return "mailbox_full";
+  peer.peerCache.set(message.from, envelope.fromPeer!);
+  context.wake(peer);
+  return undefined;
+}
+
+/** The sender is not a member as this peer knows the region, and its membership is older. */
+function isFromStalePeer(peer: Peer, envelope: raft_serverpb.RaftMessage): boolean {
+  if (!peer.initialized || findPeer(peer.region, envelope.fromPeer!.id) !== undefined) return false;
+  const senderEpoch = envelope.regionEpoch ?? NO_EPOCH;
+  return senderEpoch.confVer < epochOf(peer.region).confVer;
+}
+
+/** Tells a peer that is no longer a member to destroy itself. */
+function sendGcMessage(context: StoreContext, peer: Peer, envelope: raft_serverpb.RaftMessage): void {
+  const target = envelope.fromPeer!;
+  context.transport.send(target.storeId, [
+    raft_serverpb.RaftMessage.fromPartial({
+      regionId: peer.regionId,
+      fromPeer: peer.meta,
+      toPeer: target,
+      regionEpoch: peer.region.regionEpoch,
+      isTombstone: true,
+      startKey: peer.region.startKey,
+      endKey: peer.region.endKey,
+    }),
+  ]);
+}
+
+function handleGcMessage(context: StoreContext, envelope: raft_serverpb.RaftMessage): DropReason {
+  const peer = context.meta.peers.get(envelope.regionId);
+  if (peer === undefined || peer.destroyed || envelope.toPeer?.id !== peer.meta.id) return "stale_gc";
+  // Only a member that knows a newer region than this peer can know it was removed.
+  if (!isEpochStale(epochOf(peer.region), envelope.regionEpoch ?? NO_EPOCH)) return "stale_gc";
+  requestDestroy(context, peer, `peer ${envelope.fromPeer?.id} says it was removed`);
+  return undefined;
+}
+
+function maybeCreatePeer(
+  context: StoreContext,
+  envelope: raft_serverpb.RaftMessage,
+  message: Message,
+): DropReason {
+  const { meta } = context;
+  const regionId = envelope.regionId;
+  const tombstone = meta.tombstones.get(regionId);
+  const senderEpoch = envelope.regionEpoch ?? NO_EPOCH;
+  if (tombstone !== undefined) {
+    if (senderEpoch.confVer <= epochOf(tombstone.region).confVer) return "tombstone";
+    if (envelope.toPeer!.id < tombstone.peerId) return "tombstone";
+  }
+  if (!isInitialMessage(message)) return "region_not_found";
+  if (meta.overlaps(regionId, envelope.startKey, envelope.endKey).length > 0) {
+    // Usually a split that has not applied here yet: its new region's first votes are replayed once it has.
+    if (isFirstVote(message)) meta.holdVote(envelope);
+    return "overlapping_region";
+  }
+  meta.busyRegions.add(regionId);
+  void createPeer(context, envelope, message).finally(() => meta.busyRegions.delete(regionId));
+  return undefined;
+}
+
+/** Builds an uninitialized peer, keeping any hard state an earlier incarnation left (its votes count). */
+async function createPeer(
+  context: StoreContext,
+  envelope: raft_serverpb.RaftMessage,
+  message: Message,
+): Promise<void> {
+  const regionId = envelope.regionId;
+  try {
+    const previous = await context.engines.raftLogStore.raftState(regionId);
+    const hardState = previous?.hardState ?? { term: 0, vote: NONE, commit: 0 };
+    const peer = new Peer(
+      {
+        region: {
+          id: regionId,
+          startKey: new Uint8Array(0),
+          endKey: new Uint8Array(0),
+          regionEpoch: NO_EPOCH,
+          peers: [],
+        },
+        meta: envelope.toPeer!,
+        initialized: false,
+        // An empty log: whatever an earlier incarnation committed is not here any more.
+        raftState: { hardState: { ...hardState, commit: 0 }, lastIndex: 0 },
+        entries: [],
+        appliedIndex: 0,
+        truncatedIndex: 0,
+        truncatedTerm: 0,
+      },
+      context,
+      context.clock.monotonicMs(),
+    );
+    if (context.meta.peers.has(regionId)) return;
+    context.meta.peers.set(regionId, peer);
+    context.metrics.peersCreated.inc();
+    context.metrics.regions.set(context.meta.peers.size);
+    peer.mailbox.offer({ kind: "raft", message, envelope });
+    peer.peerCache.set(message.from, envelope.fromPeer!);
+    context.wake(peer);
+  } catch (error) {
+    context.logger.error({ regionId, err: error }, "creating a peer failed");
+  }
+}
+
+/** Marks the peer for destruction by the store loop (which serializes it with every other write). */
+export function requestDestroy(context: StoreContext, peer: Peer, reason: string): void {
+  if (peer.destroyed || peer.pendingDestroy !== undefined) return;
+  peer.pendingDestroy = reason;
+  context.wake(peer);
+}
+
+/**
+ * Destroys the peer: stops it at once (no message or request reaches it any more), then writes the
+ * tombstone with its data cleared, then deletes its raft log and state. Run by the store loop.
+ */
+export async function destroyPeer(context: StoreContext, peer: Peer): Promise<void> {
+  const { meta, engines } = context;
+  const reason = peer.pendingDestroy ?? "destroyed";
+  const regionId = peer.regionId;
+  peer.destroyed = true;
+  meta.peers.delete(regionId);
+  meta.busyRegions.add(regionId);
+  if (peer.initialized) {
+    meta.ranges.removeById(regionId);
+    meta.tombstones.set(regionId, { region: peer.region, peerId: peer.meta.id });
+  }
+  failEverything(peer);
+  dropPeerSnapshots(context, peer);
+  try {
+    if (peer.initialized) {
+      const batch = new WriteBatch();
+      putRegionState(batch, regionId, { state: raft_serverpb.PeerState.TOMBSTONE, region: peer.region });
+      clearRange(batch, peer.region);
+      deleteApplyState(batch, regionId);
+      await engines.kvEngine.write(batch, { sync: true });
+    }
+    const raftBatch = new WriteBatch();
+    engines.raftLogStore.destroyRegion(raftBatch, regionId);
+    await engines.raftLogStore.engine.write(raftBatch, { sync: false });
+  } finally {
+    meta.busyRegions.delete(regionId);
+  }
+  context.metrics.peersDestroyed.inc({ reason: destroyReasonLabel(reason) });
+  context.metrics.regions.set(meta.peers.size);
+  context.logger.info({ regionId, peerId: peer.meta.id, reason }, "peer destroyed");
+  context.regionChanged(regionId);
+}
+
+function destroyReasonLabel(reason: string): string {
+  if (reason.startsWith("removed")) return "removed";
+  if (reason.startsWith("replaced")) return "replaced";
+  if (reason.startsWith("pd")) return "pd";
+  return "gc";
+}
+
+function failEverything(peer: Peer): void {
+  const error = (): Error => new RegionNotFoundError(peer.regionId);
+  peer.failProposals(error);
+  peer.reads.failAll(error);
+  for (const task of peer.mailbox.takeAll()) {
+    if (task.kind === "command") task.command.proposal.fail(error());
+    else if (task.kind === "read-index") task.read.fail(error());
+  }
+}
+
+/**
+ * A follower that has not heard from a leader for a long time may have been removed while cut off; it
+ * asks pd, and destroys itself when pd's newer membership no longer includes it.
+ */
+export function checkStalePeer(context: StoreContext, peer: Peer, nowMs: number): void {
+  if (peer.isLeader) {
+    peer.lastLeaderSeenMs = nowMs;
+    return;
+  }
+  if (peer.staleCheckInFlight || nowMs - peer.lastLeaderSeenMs < context.config.maxLeaderMissingMs) return;
+  peer.staleCheckInFlight = true;
+  peer.lastLeaderSeenMs = nowMs;
+  context.pd
+    .getRegionById(peer.regionId)
+    .then((answer) => {
+      const region = answer?.region;
+      if (region === undefined || peer.destroyed) return;
+      const removed =
+        findPeer(region, peer.meta.id) === undefined &&
+        epochOf(region).confVer > epochOf(peer.region).confVer;
+      if (removed) requestDestroy(context, peer, "pd says it was removed");
+    })
+    .catch((error: unknown) => {
+      context.logger.warn({ regionId: peer.regionId, err: error }, "stale peer check with pd failed");
+    })
+    .finally(() => {
+      peer.staleCheckInFlight = false;
+    });
+}

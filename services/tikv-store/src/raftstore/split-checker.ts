@@ -1,0 +1,113 @@
+/**
+ * Region splits. The checker measures a leader's region (size and key count, by scanning its data) once
+ * it has grown by a sixteenth of the split thresholds since the last measure; over the thresholds it
+ * asks pd for ids (AskBatchSplit) and proposes a BatchSplit at the keys the measure chose. An explicit
+ * split (pd operator, ctl, tests) takes the same path with given keys.
+ */
+import { compareBytes } from "#codec";
+import type { metapb, raft_cmdpb } from "#proto";
+import { measureRegion } from "../engine/kv-engine.ts";
+import type { Peer } from "./peer.ts";
+import { SPLIT_EPOCH_CHECK } from "./region-epoch.ts";
+import { NotLeaderError } from "./region-errors.ts";
+import { keyInRegion } from "./region-meta.ts";
+import type { StoreContext } from "./store-context.ts";
+import { submitCommand } from "./submit-command.ts";
+
+/** A region grows by this fraction of a threshold between measures. */
+const CHECK_DIFF_FRACTION = 16;
+/** New regions one split produces at most. */
+const MAX_SPLIT_KEYS = 16;
+
+/** The split request itself is invalid (keys not ascending, outside the region, or pd's ids unusable). */
+export class InvalidSplitError extends Error {
+  override readonly name = "InvalidSplitError";
+  constructor(
+    readonly regionId: bigint,
+    readonly reason: string,
+  ) {
+    super(`region ${regionId}: cannot split: ${reason}`);
+  }
+}
+
+/** Starts a measure of the leader's region when it has grown enough since the last one. */
+export function checkSplit(context: StoreContext, peer: Peer): void {
+  if (!peer.isLeader || !peer.initialized || peer.destroyed || peer.splitCheckInFlight) return;
+  const { config } = context;
+  const grown =
+    peer.writtenBytes * CHECK_DIFF_FRACTION >= config.regionSplitSizeBytes ||
+    peer.writtenKeys * CHECK_DIFF_FRACTION >= config.regionSplitKeys;
+  if (peer.sizeMeasured && !grown) return;
+  peer.splitCheckInFlight = true;
+  void runSplitCheck(context, peer)
+    .catch((error: unknown) => {
+      context.logger.info({ regionId: peer.regionId, err: error }, "split check did not split");
+    })
+    .finally(() => {
+      peer.splitCheckInFlight = false;
+    });
+}
+
+async function runSplitCheck(context: StoreContext, peer: Peer): Promise<void> {
+  const { config } = context;
+  peer.writtenBytes = 0;
+  peer.writtenKeys = 0;
+  const estimate = await measureRegion(context.engines.kvEngine.db, peer.region, {
+    splitSizeBytes: config.regionSplitSizeBytes,
+    splitKeys: config.regionSplitKeys,
+    maxKeys: config.splitCheckMaxKeys,
+    maxSplitKeys: MAX_SPLIT_KEYS,
+  });
+  peer.approximateSizeBytes = estimate.sizeBytes;
+  peer.approximateKeys = estimate.keys;
+  peer.sizeMeasured = true;
+  const over = estimate.sizeBytes > config.regionMaxSizeBytes || estimate.keys > config.regionSplitKeys;
+  if (!over || estimate.splitKeys.length === 0 || peer.destroyed || !peer.isLeader) return;
+  await proposeSplit(context, peer, estimate.splitKeys);
+}
+
+/** Asks pd for ids and proposes the split; resolves with the regions it produced (parent first). */
+export async function proposeSplit(
+  context: StoreContext,
+  peer: Peer,
+  splitKeys: readonly Uint8Array[],
+): Promise<metapb.Region[]> {
+  const region = peer.region;
+  const problem = splitKeysProblem(region, splitKeys);
+  if (problem !== undefined) throw new InvalidSplitError(region.id, problem);
+  const ids = await context.pd.askBatchSplit(region, splitKeys.length);
+  if (ids.length !== splitKeys.length || ids.some((id) => id.newPeerIds.length !== region.peers.length)) {
+    throw new InvalidSplitError(region.id, `pd returned ${ids.length} id sets for ${splitKeys.length} keys`);
+  }
+  if (peer.destroyed || !peer.isLeader) throw new NotLeaderError(region.id, peer.leaderPeer());
+  const admin: raft_cmdpb.AdminRequest = {
+    cmd: {
+      $case: "batchSplit",
+      value: {
+        requests: splitKeys.map((splitKey, index) => ({
+          splitKey,
+          newRegionId: ids[index]!.newRegionId,
+          newPeerIds: ids[index]!.newPeerIds,
+        })),
+      },
+    },
+  };
+  // Built against the region as it is now: if it changed while pd answered, the epoch check refuses it.
+  const response = await submitCommand(context, peer, { kind: "admin", admin }, SPLIT_EPOCH_CHECK, region);
+  const result = response.adminResponse?.cmd;
+  if (result?.$case !== "batchSplit")
+    throw new InvalidSplitError(region.id, "the split applied without regions");
+  return result.value.regions;
+}
+
+function splitKeysProblem(region: metapb.Region, splitKeys: readonly Uint8Array[]): string | undefined {
+  if (splitKeys.length === 0) return "no split keys";
+  let previous = region.startKey;
+  for (const key of splitKeys) {
+    if (key.length === 0) return "an empty split key";
+    if (!keyInRegion(key, region)) return "a split key outside the region";
+    if (compareBytes(key, previous) <= 0) return "split keys must ascend strictly above the region start";
+    previous = key;
+  }
+  return undefined;
+}

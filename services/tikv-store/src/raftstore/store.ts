@@ -1,0 +1,669 @@
+/**
+ * The raftstore facade: what the gRPC server, the pd worker and tests use. Requests are checked (store,
+ * region, leadership, epoch, key range) and turned into proposals or linearizable reads; raft traffic
+ * and snapshots come in here; admin operations (membership, leadership, splits) start here.
+ */
+import type { Logger, MetricFactory } from "#observability";
+import type { metapb, pdpb, raft_cmdpb, raft_serverpb } from "#proto";
+import type { NodeId } from "#raft";
+import { WriteBatch } from "#rocksdb";
+import {
+  type Clock,
+  type Random,
+  sleep,
+  systemClock,
+  systemRandom,
+  systemTimers,
+  type Timers,
+} from "#runtime";
+import { KvEngine } from "../engine/kv-engine.ts";
+import { RaftEngine } from "../engine/raft-engine.ts";
+import { RaftLogStore } from "../engine/raft-log-store.ts";
+import { SnapshotStore } from "../snapshot/snapshot-store.ts";
+import { initialRaftState, writeInitialRegion } from "./initial-state.ts";
+import { createDetachedRaftstoreMetrics, createRaftstoreMetrics, type RaftstoreMetrics } from "./metrics.ts";
+import { Peer } from "./peer.ts";
+import { routeRaftMessage } from "./peer-lifecycle.ts";
+import { acceptSnapshot } from "./peer-snapshot.ts";
+import {
+  type CasRequest,
+  type CasResult,
+  casRequests,
+  type PeerChange,
+  type RawMutation,
+  writeRequests,
+} from "./raft-command.ts";
+import { defaultRaftstoreConfig, type RaftstoreConfig } from "./raftstore-config.ts";
+import { checkKeys, createRegionReader, type KeyCheck, PendingRead, type RegionReader } from "./read-path.ts";
+import {
+  CHANGE_PEER_EPOCH_CHECK,
+  checkEpoch,
+  DATA_COMMAND_EPOCH_CHECK,
+  type EpochCheck,
+} from "./region-epoch.ts";
+import {
+  MismatchPeerIdError,
+  NotLeaderError,
+  RegionNotFoundError,
+  RegionNotInitializedError,
+  ServerIsBusyError,
+  StaleCommandError,
+  StoreNotMatchError,
+} from "./region-errors.ts";
+import { cloneRegion, findPeer, findPeerOnStore, isLearner, peerIdToNode } from "./region-meta.ts";
+import { proposeSplit } from "./split-checker.ts";
+import {
+  type RaftstorePdClient,
+  type RaftTransport,
+  StoreContext,
+  type StoreEngines,
+  type StoreObserver,
+} from "./store-context.ts";
+import { StoreLoop } from "./store-loop.ts";
+import { StoreMeta } from "./store-meta.ts";
+import { recoverRegions } from "./store-recovery.ts";
+import { submitCommand } from "./submit-command.ts";
+
+export interface StoreOptions {
+  /** Holds `kv/`, `raft/` and `snap/`. */
+  readonly dataDirectory: string;
+  readonly clusterId: bigint;
+  /** This store's id; the data directory must be empty or belong to the same cluster and store. */
+  readonly storeId: bigint;
+  readonly transport: RaftTransport;
+  readonly pd: RaftstorePdClient;
+  readonly logger: Logger;
+  readonly config?: RaftstoreConfig;
+  /** The raftstore registers its metrics here (detached metrics when absent). */
+  readonly metricFactory?: MetricFactory;
+  readonly observer?: StoreObserver;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  readonly random?: Random;
+  /** Called when an invariant breaks or an engine write fails; the store has stopped. Default: crash. */
+  readonly onFatal?: (error: Error) => void;
+}
+
+/** The region a request is for, as the client believes it is (kvrpcpb.Context satisfies this). */
+export interface RequestContext {
+  readonly regionId: bigint;
+  readonly regionEpoch: metapb.RegionEpoch | undefined;
+  readonly peer: metapb.Peer | undefined;
+  /** Serve a read on a follower after a ReadIndex round trip to the leader. */
+  readonly replicaRead?: boolean;
+  /** The leader term the client saw; 0 or absent means unchecked. */
+  readonly term?: bigint;
+}
+
+/** A received snapshot's data chunks, in order. */
+export type SnapshotData = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+export interface RegionHeartbeatInfo {
+  readonly region: metapb.Region;
+  readonly leader: metapb.Peer;
+  readonly term: bigint;
+  readonly downPeers: readonly pdpb.PeerStats[];
+  readonly pendingPeers: readonly metapb.Peer[];
+  readonly approximateSizeBytes: number;
+  readonly approximateKeys: number;
+}
+
+export interface StoreStatsInfo {
+  readonly regionCount: number;
+  readonly leaderCount: number;
+  readonly sendingSnapshotCount: number;
+  readonly receivingSnapshotCount: number;
+  readonly applyingSnapshotCount: number;
+  /** Approximate bytes of region data (from the last split-check measures). */
+  readonly usedSizeBytes: number;
+  readonly isBusy: boolean;
+}
+
+/** A membership change that can never apply as asked. */
+export class InvalidPeerChangeError extends Error {
+  override readonly name = "InvalidPeerChangeError";
+  constructor(
+    readonly regionId: bigint,
+    readonly reason: string,
+  ) {
+    super(`region ${regionId}: invalid peer change: ${reason}`);
+  }
+}
+
+export class Store {
+  private closing = false;
+
+  private constructor(
+    private readonly context: StoreContext,
+    private readonly loop: StoreLoop,
+    private readonly raftEngine: RaftEngine,
+  ) {}
+
+  /** Opens the engines, checks the identity, recovers every region from disk and starts the loop. */
+  static async open(options: StoreOptions): Promise<Store> {
+    const config = options.config ?? defaultRaftstoreConfig();
+    const kvEngine = await KvEngine.open(options.dataDirectory);
+    const raftEngine = await RaftEngine.open(options.dataDirectory);
+    try {
+      await kvEngine.putStoreIdentOnce({ clusterId: options.clusterId, storeId: options.storeId });
+      const snapshotStore = await SnapshotStore.open(options.dataDirectory);
+      const metrics: RaftstoreMetrics = options.metricFactory
+        ? createRaftstoreMetrics(options.metricFactory)
+        : createDetachedRaftstoreMetrics();
+      const context = new StoreContext(
+        options.storeId,
+        { kvEngine, raftLogStore: new RaftLogStore(raftEngine), snapshotStore },
+        config,
+        new StoreMeta(config.maxPendingVotes),
+        options.transport,
+        options.pd,
+        options.observer ?? {},
+        metrics,
+        options.logger.child({ storeId: options.storeId }),
+        options.clock ?? systemClock,
+        options.timers ?? systemTimers,
+        options.random ?? systemRandom,
+      );
+      const loaded = await recoverRegions(context);
+      context.logger.info({ regions: loaded }, "raftstore recovered its regions");
+      const loop = new StoreLoop(context, options.onFatal ?? crash);
+      const store = new Store(context, loop, raftEngine);
+      loop.start();
+      for (const peer of context.meta.peers.values()) context.wake(peer);
+      return store;
+    } catch (error) {
+      await Promise.allSettled([kvEngine.close(), raftEngine.close()]);
+      throw error;
+    }
+  }
+
+  /** The identity recorded in a data directory, if any (to decide whether to ask pd for a store id). */
+  static async readIdent(dataDirectory: string): Promise<raft_serverpb.StoreIdent | undefined> {
+    const kvEngine = await KvEngine.open(dataDirectory);
+    try {
+      return await kvEngine.storeIdent();
+    } finally {
+      await kvEngine.close();
+    }
+  }
+
+  get storeId(): bigint {
+    return this.context.storeId;
+  }
+
+  /** The store's engines, for status pages and tests that inspect what is on disk. */
+  get engines(): StoreEngines {
+    return this.context.engines;
+  }
+
+  get regionCount(): number {
+    return this.context.meta.peers.size;
+  }
+
+  /** The error that stopped the store, if any. */
+  get fatalError(): Error | undefined {
+    return this.loop.fatalError;
+  }
+
+  /**
+   * Creates the cluster's first region on this empty store (before or after registering it with pd's
+   * Bootstrap). The region's peers must include exactly one peer on this store.
+   */
+  async bootstrapFirstRegion(region: metapb.Region): Promise<void> {
+    const { context } = this;
+    if (context.meta.peers.size > 0) throw new Error(`store ${this.storeId} already holds regions`);
+    const self = findPeerOnStore(region, this.storeId);
+    if (self === undefined) throw new Error(`region ${region.id} has no peer on store ${this.storeId}`);
+    const kvBatch = new WriteBatch();
+    writeInitialRegion(kvBatch, region);
+    await context.engines.kvEngine.write(kvBatch, { sync: true });
+    const raftBatch = new WriteBatch();
+    const raftState = initialRaftState();
+    context.engines.raftLogStore.putRaftState(raftBatch, region.id, raftState);
+    await context.engines.raftLogStore.engine.write(raftBatch, { sync: true });
+    const peer = new Peer(
+      {
+        region,
+        meta: self,
+        initialized: true,
+        raftState,
+        entries: [],
+        appliedIndex: raftState.lastIndex,
+        truncatedIndex: raftState.lastIndex,
+        truncatedTerm: raftState.hardState.term,
+      },
+      context,
+      context.clock.monotonicMs(),
+    );
+    context.meta.peers.set(region.id, peer);
+    context.meta.ranges.replace([], [region]);
+    context.metrics.regions.set(context.meta.peers.size);
+    const voters = region.peers.filter((member) => !isLearner(member));
+    if (voters.length === 1 && voters[0]!.id === self.id) peer.mailbox.push({ kind: "campaign" });
+    context.wake(peer);
+  }
+
+  // ---- requests ------------------------------------------------------------------------------------------
+
+  /** Puts, deletes and range deletes, applied atomically once committed. */
+  async write(context: RequestContext, mutations: readonly RawMutation[]): Promise<void> {
+    const peer = this.leaderFor(context, DATA_COMMAND_EPOCH_CHECK, undefined);
+    for (const mutation of mutations) checkKeys(mutationKeys(mutation), peer.region);
+    await submitCommand(
+      this.context,
+      peer,
+      { kind: "write", requests: writeRequests(mutations) },
+      DATA_COMMAND_EPOCH_CHECK,
+    );
+  }
+
+  /** Compare-and-swap, evaluated when the command applies (so it is linearizable with every write). */
+  async compareAndSwap(context: RequestContext, request: CasRequest): Promise<CasResult> {
+    const peer = this.leaderFor(context, DATA_COMMAND_EPOCH_CHECK, { kind: "keys", keys: [request.key] });
+    const response = await submitCommand(
+      this.context,
+      peer,
+      { kind: "write", requests: casRequests(request) },
+      DATA_COMMAND_EPOCH_CHECK,
+    );
+    return casResult(response);
+  }
+
+  /** A linearizable read of one region: `readFn` runs once the region's state covers every earlier write. */
+  async read<T>(
+    context: RequestContext,
+    keys: KeyCheck,
+    readFn: (reader: RegionReader) => T | Promise<T>,
+  ): Promise<T> {
+    const peer = this.checkedPeer(context, DATA_COMMAND_EPOCH_CHECK, keys, context.replicaRead === true);
+    if (!this.leaseCovers(peer)) {
+      await this.waitReadIndex(peer);
+      // The region may have changed while the read waited; the client's view must still hold.
+      checkEpoch(context.regionEpoch, peer.region, DATA_COMMAND_EPOCH_CHECK, () =>
+        this.context.meta.currentRegions(peer.region),
+      );
+      checkKeys(keys, peer.region);
+      this.context.metrics.reads.inc({ path: "read_index" });
+    } else {
+      this.context.metrics.reads.inc({ path: "lease" });
+    }
+    return readFn(createRegionReader(this.context.engines.kvEngine, peer));
+  }
+
+  /**
+   * Reads the peer's data as this store holds it now, with no linearizability (tests, debugging): a
+   * follower's data may lag its leader's.
+   */
+  async readLocal<T>(regionId: bigint, readFn: (reader: RegionReader) => T | Promise<T>): Promise<T> {
+    const peer = this.context.meta.peers.get(regionId);
+    if (peer === undefined || peer.destroyed) throw new RegionNotFoundError(regionId);
+    if (!peer.initialized) throw new RegionNotInitializedError(regionId);
+    return readFn(createRegionReader(this.context.engines.kvEngine, peer));
+  }
+
+  // ---- raft traffic --------------------------------------------------------------------------------------
+
+  onRaftMessages(messages: readonly raft_serverpb.RaftMessage[]): void {
+    if (this.closing) return;
+    for (const message of messages) {
+      try {
+        routeRaftMessage(this.context, message);
+      } catch (error) {
+        this.context.metrics.raftMessagesDropped.inc({ reason: "malformed" });
+        this.context.logger.warn({ regionId: message.regionId, err: error }, "dropped a raft message");
+      }
+    }
+  }
+
+  /** Takes a whole received snapshot; throws SnapshotRefusedError when the store cannot install it now. */
+  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): void {
+    if (this.closing) throw new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
+    acceptSnapshot(this.context, message, toAsyncIterable(data));
+  }
+
+  /** The transport could not deliver to `toPeerId`: its leader slows down and probes. */
+  reportUnreachable(regionId: bigint, toPeerId: bigint): void {
+    const peer = this.context.meta.peers.get(regionId);
+    if (peer === undefined || peer.destroyed) return;
+    peer.mailbox.push({ kind: "unreachable", to: peerIdToNode(toPeerId) });
+    this.context.wake(peer);
+  }
+
+  // ---- admin ---------------------------------------------------------------------------------------------
+
+  /**
+   * Adds a learner, promotes a learner, or removes a peer; resolves with the region once the change
+   * applied (at once when it is already in effect). Removing the leader itself first hands leadership to
+   * another voter and answers NotLeader, so the caller repeats the removal on the new leader.
+   */
+  async changePeer(regionId: bigint, change: PeerChange): Promise<metapb.Region> {
+    const peer = this.leaderFor(
+      { regionId, regionEpoch: undefined, peer: undefined },
+      { version: false, confVer: false },
+      undefined,
+    );
+    const region = peer.region;
+    const existing = findPeer(region, change.peer.id);
+    const inEffect = peerChangeInEffect(region, change, existing);
+    if (inEffect) return cloneRegion(region);
+    if (change.type === "remove" && change.peer.id === peer.meta.id) {
+      const successor = this.transferTarget(peer);
+      if (successor === undefined) throw new InvalidPeerChangeError(regionId, "the leader is the only voter");
+      peer.mailbox.push({ kind: "transfer-leader", to: peerIdToNode(successor.id) });
+      this.context.wake(peer);
+      throw new NotLeaderError(regionId, successor);
+    }
+    const response = await submitCommand(
+      this.context,
+      peer,
+      { kind: "change-peer", change },
+      CHANGE_PEER_EPOCH_CHECK,
+    );
+    const result = response.adminResponse?.cmd;
+    if (result?.$case !== "changePeer" || result.value.region === undefined) {
+      throw new InvalidPeerChangeError(regionId, "the change applied without a region");
+    }
+    return result.value.region;
+  }
+
+  /** Asks the region's leader to hand leadership to `toPeer` (a voter); returns at once. */
+  transferLeader(regionId: bigint, toPeer: metapb.Peer): void {
+    const peer = this.leaderFor({ regionId, regionEpoch: undefined, peer: undefined }, NO_CHECK, undefined);
+    peer.mailbox.push({ kind: "transfer-leader", to: peerIdToNode(toPeer.id) });
+    this.context.wake(peer);
+  }
+
+  /** Splits the region at `splitKeys` (ids from pd); resolves with the parent and the new regions. */
+  async splitRegion(regionId: bigint, splitKeys: readonly Uint8Array[]): Promise<metapb.Region[]> {
+    const peer = this.leaderFor({ regionId, regionEpoch: undefined, peer: undefined }, NO_CHECK, undefined);
+    return proposeSplit(this.context, peer, splitKeys);
+  }
+
+  /** Moves every leadership this store holds to other stores, waiting at most `timeoutMs`. */
+  async transferAllLeadersAway(timeoutMs: number): Promise<void> {
+    const { clock, timers, config } = this.context;
+    const deadline = clock.monotonicMs() + timeoutMs;
+    while (clock.monotonicMs() < deadline) {
+      let leading = 0;
+      for (const peer of this.context.meta.peers.values()) {
+        if (!peer.isLeader || peer.destroyed) continue;
+        const target = this.transferTarget(peer);
+        if (target === undefined) continue;
+        leading++;
+        peer.mailbox.push({ kind: "transfer-leader", to: peerIdToNode(target.id) });
+        this.context.wake(peer);
+      }
+      if (leading === 0) return;
+      await sleep(config.baseTickMs * config.heartbeatTicks, timers);
+    }
+  }
+
+  // ---- reporting -----------------------------------------------------------------------------------------
+
+  /** What pd hears about every region this store leads. */
+  *regionsForHeartbeat(): Iterable<RegionHeartbeatInfo> {
+    for (const peer of this.context.meta.peers.values()) {
+      const info = this.heartbeatOf(peer);
+      if (info !== undefined) yield info;
+    }
+  }
+
+  /** The heartbeat for one region, when this store leads it. */
+  regionHeartbeat(regionId: bigint): RegionHeartbeatInfo | undefined {
+    const peer = this.context.meta.peers.get(regionId);
+    return peer === undefined ? undefined : this.heartbeatOf(peer);
+  }
+
+  storeStats(): StoreStatsInfo {
+    const { meta, pendingProposals, config } = this.context;
+    let sending = 0;
+    let receiving = 0;
+    let usedSizeBytes = 0;
+    for (const peer of meta.peers.values()) {
+      sending += peer.outgoingSnapshot?.sends ?? 0;
+      if (peer.incomingSnapshot !== undefined) receiving++;
+      usedSizeBytes += peer.approximateSizeBytes;
+    }
+    return {
+      regionCount: meta.peers.size,
+      leaderCount: meta.leaderCount(),
+      sendingSnapshotCount: sending,
+      receivingSnapshotCount: receiving,
+      applyingSnapshotCount: meta.pendingSnapshots.size,
+      usedSizeBytes,
+      isBusy: pendingProposals * 2 >= config.maxPendingProposals,
+    };
+  }
+
+  /** The region as this store holds it (tests, status pages). */
+  region(regionId: bigint): metapb.Region | undefined {
+    const peer = this.context.meta.peers.get(regionId);
+    return peer?.initialized ? cloneRegion(peer.region) : undefined;
+  }
+
+  /** The region ids this store holds a peer of, and whether it leads each. */
+  peers(): Array<{ readonly regionId: bigint; readonly peerId: bigint; readonly isLeader: boolean }> {
+    return [...this.context.meta.peers.values()].map((peer) => ({
+      regionId: peer.regionId,
+      peerId: peer.meta.id,
+      isLeader: peer.isLeader,
+    }));
+  }
+
+  /** Stops the loop, fails whatever waits, closes the engines. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.loop.close();
+    const error = (): Error =>
+      new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
+    for (const peer of this.context.meta.peers.values()) {
+      peer.failProposals(error);
+      peer.reads.failAll(error);
+      for (const task of peer.mailbox.takeAll()) {
+        if (task.kind === "command") task.command.proposal.fail(error());
+        else if (task.kind === "read-index") task.read.fail(error());
+      }
+      if (peer.outgoingSnapshot !== undefined && peer.outgoingSnapshot.sends === 0) {
+        peer.outgoingSnapshot.released = true;
+        await peer.outgoingSnapshot.generated.release();
+      }
+    }
+    await Promise.allSettled([this.context.engines.kvEngine.close(), this.raftEngine.close()]);
+  }
+
+  // ---- checks --------------------------------------------------------------------------------------------
+
+  /** The peer a request addresses, after the checks every request goes through (TiKV's order). */
+  private checkedPeer(
+    context: RequestContext,
+    epochCheck: EpochCheck,
+    keys: KeyCheck | undefined,
+    allowFollower: boolean,
+  ): Peer {
+    if (this.closing || this.loop.fatalError !== undefined) {
+      throw new ServerIsBusyError("the store is not running", this.context.config.busyBackoffMs);
+    }
+    const requestStore = context.peer?.storeId ?? 0n;
+    if (requestStore !== 0n && requestStore !== this.storeId)
+      throw new StoreNotMatchError(requestStore, this.storeId);
+    const peer = this.context.meta.peers.get(context.regionId);
+    if (peer === undefined || peer.destroyed || peer.pendingDestroy !== undefined) {
+      throw new RegionNotFoundError(context.regionId);
+    }
+    if (!peer.initialized) throw new RegionNotInitializedError(context.regionId);
+    const requestPeer = context.peer?.id ?? 0n;
+    if (requestPeer !== 0n && requestPeer !== peer.meta.id) {
+      throw new MismatchPeerIdError(context.regionId, requestPeer, peer.meta.id);
+    }
+    if (!allowFollower && !peer.isLeader) throw new NotLeaderError(context.regionId, peer.leaderPeer());
+    const term = context.term ?? 0n;
+    if (term !== 0n && term !== BigInt(peer.term)) {
+      throw new StaleCommandError(
+        context.regionId,
+        `request for term ${term}, the peer is in term ${peer.term}`,
+      );
+    }
+    checkEpoch(context.regionEpoch, peer.region, epochCheck, () =>
+      this.context.meta.currentRegions(peer.region),
+    );
+    if (keys !== undefined) checkKeys(keys, peer.region);
+    return peer;
+  }
+
+  private leaderFor(context: RequestContext, epochCheck: EpochCheck, keys: KeyCheck | undefined): Peer {
+    return this.checkedPeer(context, epochCheck, keys, false);
+  }
+
+  /** Whether the leader can answer from local state now (lease valid, an entry of its term applied). */
+  private leaseCovers(peer: Peer): boolean {
+    if (!peer.isLeader || !this.context.config.leaseRead || peer.appliedTerm !== peer.term) return false;
+    const turn = this.loop.turns;
+    if (peer.leaseTurn !== turn) {
+      peer.leaseTurn = turn;
+      peer.leaseValidUntilMs = this.leaseValidUntil(peer);
+    }
+    return this.context.clock.monotonicMs() < peer.leaseValidUntilMs;
+  }
+
+  /**
+   * The lease counts ticks; ticks may run late when the loop stalls, while the followers' clocks do not
+   * wait. So the lease is also bounded in real time: it ends one tick before the remaining ticks would
+   * have elapsed since the last tick.
+   */
+  private leaseValidUntil(peer: Peer): number {
+    const remainingTicks = peer.rawNode.status().leaseRemainingTicks;
+    if (remainingTicks <= 1) return 0;
+    return this.loop.lastTickAtMs + (remainingTicks - 1) * this.context.config.baseTickMs;
+  }
+
+  private waitReadIndex(peer: Peer): Promise<void> {
+    const { context } = this;
+    if (context.pendingReads >= context.config.maxPendingReads) {
+      return Promise.reject(
+        new ServerIsBusyError(`${context.pendingReads} reads pending`, context.config.busyBackoffMs),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      context.pendingReads++;
+      const read = new PendingRead(
+        context.nextReadId(),
+        context.clock.monotonicMs() + context.config.readIndexTimeoutMs,
+        () => {
+          context.pendingReads--;
+          resolve();
+        },
+        (error) => {
+          context.pendingReads--;
+          reject(error);
+        },
+      );
+      if (!peer.mailbox.offer({ kind: "read-index", read })) {
+        read.fail(
+          new ServerIsBusyError(`region ${peer.regionId} mailbox is full`, context.config.busyBackoffMs),
+        );
+        return;
+      }
+      context.wake(peer);
+    });
+  }
+
+  /** The voter on another store most up to date with the leader's log. */
+  private transferTarget(peer: Peer): metapb.Peer | undefined {
+    const progress = peer.rawNode.status().progress;
+    let best: metapb.Peer | undefined;
+    let bestMatch = -1;
+    for (const member of peer.region.peers) {
+      if (member.id === peer.meta.id || isLearner(member)) continue;
+      const match = progress?.get(peerIdToNode(member.id))?.match ?? 0;
+      if (match > bestMatch) {
+        best = member;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  private heartbeatOf(peer: Peer): RegionHeartbeatInfo | undefined {
+    if (!peer.isLeader || peer.destroyed || !peer.initialized) return undefined;
+    const now = this.context.clock.monotonicMs();
+    const progress = peer.rawNode.status().progress;
+    const downPeers: pdpb.PeerStats[] = [];
+    const pendingPeers: metapb.Peer[] = [];
+    for (const member of peer.region.peers) {
+      if (member.id === peer.meta.id) continue;
+      const node: NodeId = peerIdToNode(member.id);
+      const heardMs = peer.peerLastHeardMs.get(node) ?? peer.leaderSinceMs;
+      if (now - heardMs > this.context.config.maxPeerDownMs) {
+        downPeers.push({ peer: member, downSeconds: BigInt(Math.floor((now - heardMs) / 1000)) });
+      }
+      const match = progress?.get(node)?.match ?? 0;
+      if (match < peer.storage.truncatedIndex) pendingPeers.push(member);
+    }
+    return {
+      region: cloneRegion(peer.region),
+      leader: peer.meta,
+      term: BigInt(peer.term),
+      downPeers,
+      pendingPeers,
+      approximateSizeBytes: peer.approximateSizeBytes,
+      approximateKeys: peer.approximateKeys,
+    };
+  }
+}
+
+const NO_CHECK: EpochCheck = { version: false, confVer: false };
+
+function mutationKeys(mutation: RawMutation): KeyCheck {
+  return mutation.type === "delete-range"
+    ? { kind: "range", startKey: mutation.startKey, endKey: mutation.endKey }
+    : { kind: "keys", keys: [mutation.key] };
+}
+
+function casResult(response: raft_cmdpb.RaftCmdResponse): CasResult {
+  const result = response.responses[0]?.cmd;
+  if (result?.$case !== "compareAndSwap") throw new Error("compare-and-swap applied without a result");
+  const { succeed, previousValue, previousNotExist } = result.value;
+  return { succeeded: succeed, previousValue: previousNotExist ? undefined : previousValue };
+}
+
+/** Whether the change already holds, so nothing needs proposing; throws when it can never apply. */
+function peerChangeInEffect(
+  region: metapb.Region,
+  change: PeerChange,
+  existing: metapb.Peer | undefined,
+): boolean {
+  const invalid = (reason: string): never => {
+    throw new InvalidPeerChangeError(region.id, reason);
+  };
+  switch (change.type) {
+    case "add-learner": {
+      if (existing !== undefined) return isLearner(existing) ? true : invalid("the peer is a voter");
+      const onStore = findPeerOnStore(region, change.peer.storeId);
+      if (onStore !== undefined)
+        return invalid(`store ${change.peer.storeId} already holds peer ${onStore.id}`);
+      return false;
+    }
+    case "promote":
+      if (existing === undefined) return invalid(`peer ${change.peer.id} is not a learner of the region`);
+      return !isLearner(existing);
+    case "remove":
+      return existing === undefined;
+    default:
+      return change.type satisfies never;
+  }
+}
+
+function toAsyncIterable(data: SnapshotData): AsyncIterable<Uint8Array> {
+  if (Symbol.asyncIterator in data) return data;
+  return (async function* () {
+    yield* data;
+  })();
+}
+
+function crash(error: Error): void {
+  // An invariant broke or an engine write failed: continuing could lose acknowledged writes.
+  setImmediate(() => {
+    throw error;
+  });
+}

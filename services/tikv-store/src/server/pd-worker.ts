@@ -1,0 +1,295 @@
+/**
+ * The store's conversation with pd: a store heartbeat every `pd.store-heartbeat-interval` [10 s]
+ * (capacity and free space of the data directory's file system, region and leader counts, `is_stopping`
+ * during a graceful shutdown); region heartbeats from every region this store leads, at once when a region
+ * changes (leader, epoch, peers) and for all of them every `pd.region-heartbeat-interval` [60 s] and after
+ * the heartbeat stream reconnects (a new pd leader knows nothing yet); and the operators pd answers with
+ * (change peer, transfer leader, split), executed through the store facade.
+ *
+ * pd leader changes are followed by the pd client: unary calls go to the new leader and the heartbeat
+ * stream reopens there, calling `onReconnect`.
+ */
+import { statfs } from "node:fs/promises";
+import type { RegionHeartbeatStream } from "#client";
+import type { Logger } from "#observability";
+import { eraftpb, metapb, pdpb } from "#proto";
+import type { Clock, TimerHandle, Timers } from "#runtime";
+import type { PeerChange } from "../raftstore/raft-command.ts";
+import type { KeyCheck, RegionReader } from "../raftstore/read-path.ts";
+import type { RegionHeartbeatInfo, RequestContext, StoreStatsInfo } from "../raftstore/store.ts";
+
+/** Keys a split "in the middle" (pd's SCAN/APPROXIMATE policies) looks at, bounding its cost. */
+const MIDDLE_KEY_SCAN_LIMIT = 100_000;
+
+/** What the pd worker needs from the store. */
+export interface PdWorkerStore {
+  readonly storeId: bigint;
+  regionsForHeartbeat(): Iterable<RegionHeartbeatInfo>;
+  /** The heartbeat of one region, when this store leads it. */
+  regionHeartbeat(regionId: bigint): RegionHeartbeatInfo | undefined;
+  storeStats(): StoreStatsInfo;
+  changePeer(regionId: bigint, change: PeerChange): Promise<unknown>;
+  transferLeader(regionId: bigint, toPeer: metapb.Peer): void;
+  splitRegion(regionId: bigint, splitKeys: readonly Uint8Array[]): Promise<metapb.Region[]>;
+  read<T>(context: RequestContext, check: KeyCheck, readFn: (reader: RegionReader) => Promise<T>): Promise<T>;
+}
+
+/** The slice of the pd client the worker uses. */
+export interface PdWorkerClient {
+  storeHeartbeat(stats: pdpb.StoreStats): Promise<unknown>;
+  regionHeartbeatStream(handlers: {
+    onResponse(response: pdpb.RegionHeartbeatResponse): void;
+    onReconnect?(): void;
+  }): Pick<RegionHeartbeatStream, "send" | "close">;
+}
+
+export interface PdWorkerOptions {
+  readonly store: PdWorkerStore;
+  readonly pd: PdWorkerClient;
+  readonly dataDir: string;
+  readonly storeHeartbeatIntervalMs: number;
+  readonly regionHeartbeatIntervalMs: number;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly logger: Logger;
+}
+
+export class PdWorker {
+  private stream: Pick<RegionHeartbeatStream, "send" | "close"> | undefined;
+  private readonly timers: TimerHandle[] = [];
+  private readonly changedRegions = new Set<bigint>();
+  private changeFlush: TimerHandle | undefined;
+  /** Regions with an operator being executed; pd repeats operators until done, so repeats are skipped. */
+  private readonly operating = new Set<bigint>();
+  private stopping = false;
+  private storeHeartbeatInFlight: Promise<void> | undefined;
+  private readonly startedAtSeconds: number;
+  private lastStoreHeartbeatSeconds: number;
+
+  constructor(private readonly options: PdWorkerOptions) {
+    this.startedAtSeconds = Math.floor(options.clock.nowMs() / 1000);
+    this.lastStoreHeartbeatSeconds = this.startedAtSeconds;
+  }
+
+  start(): void {
+    const { timers } = this.options;
+    this.stream = this.options.pd.regionHeartbeatStream({
+      onResponse: (response) => this.onOperator(response),
+      onReconnect: () => this.heartbeatAllRegions(),
+    });
+    this.timers.push(
+      timers.setInterval(() => void this.heartbeatStore(), this.options.storeHeartbeatIntervalMs),
+      timers.setInterval(() => this.heartbeatAllRegions(), this.options.regionHeartbeatIntervalMs),
+    );
+    void this.heartbeatStore();
+  }
+
+  /** The store observer hook: the region's leader, epoch or peers changed, so pd should hear soon. */
+  regionChanged(regionId: bigint): void {
+    this.changedRegions.add(regionId);
+    // Changes of one store-loop turn (a split touches several regions) go out together.
+    this.changeFlush ??= this.options.timers.setTimeout(() => {
+      this.changeFlush = undefined;
+      const changed = [...this.changedRegions].flatMap(
+        (regionId) => this.options.store.regionHeartbeat(regionId) ?? [],
+      );
+      this.changedRegions.clear();
+      this.heartbeatRegions(changed);
+    }, 0);
+  }
+
+  /** Graceful shutdown begins: tell pd at once, so it moves leaders away and schedules nothing here. */
+  async reportStopping(): Promise<void> {
+    this.stopping = true;
+    await this.heartbeatStore();
+  }
+
+  /** Sends one store heartbeat now; concurrent callers share it. Failures are logged, never thrown. */
+  heartbeatStore(): Promise<void> {
+    this.storeHeartbeatInFlight ??= this.sendStoreHeartbeat().finally(() => {
+      this.storeHeartbeatInFlight = undefined;
+    });
+    return this.storeHeartbeatInFlight;
+  }
+
+  close(): void {
+    for (const timer of this.timers.splice(0)) timer.cancel();
+    this.changeFlush?.cancel();
+    this.changeFlush = undefined;
+    this.stream?.close();
+    this.stream = undefined;
+  }
+
+  private async sendStoreHeartbeat(): Promise<void> {
+    try {
+      await this.options.pd.storeHeartbeat(await this.storeStats());
+    } catch (error) {
+      this.options.logger.warn({ err: error }, "store heartbeat to pd failed");
+    }
+  }
+
+  private async storeStats(): Promise<pdpb.StoreStats> {
+    const { store, clock, dataDir } = this.options;
+    const disk = await statfs(dataDir);
+    const stats = store.storeStats();
+    const nowSeconds = Math.floor(clock.nowMs() / 1000);
+    const interval = {
+      startTimestamp: BigInt(this.lastStoreHeartbeatSeconds),
+      endTimestamp: BigInt(nowSeconds),
+    };
+    this.lastStoreHeartbeatSeconds = nowSeconds;
+    const capacity = BigInt(disk.blocks) * BigInt(disk.bsize);
+    const available = BigInt(disk.bavail) * BigInt(disk.bsize);
+    return pdpb.StoreStats.fromPartial({
+      storeId: store.storeId,
+      capacity,
+      available,
+      usedSize: BigInt(stats.usedSizeBytes),
+      regionCount: stats.regionCount,
+      leaderCount: stats.leaderCount,
+      sendingSnapCount: stats.sendingSnapshotCount,
+      receivingSnapCount: stats.receivingSnapshotCount,
+      applyingSnapCount: stats.applyingSnapshotCount,
+      startTime: BigInt(this.startedAtSeconds),
+      isBusy: stats.isBusy,
+      interval,
+      isStopping: this.stopping,
+    });
+  }
+
+  private heartbeatAllRegions(): void {
+    this.heartbeatRegions(this.options.store.regionsForHeartbeat());
+  }
+
+  private heartbeatRegions(infos: Iterable<RegionHeartbeatInfo>): void {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    for (const info of infos) {
+      stream.send({
+        region: info.region,
+        leader: info.leader,
+        downPeers: [...info.downPeers],
+        pendingPeers: [...info.pendingPeers],
+        bytesWritten: 0n,
+        bytesRead: 0n,
+        keysWritten: 0n,
+        keysRead: 0n,
+        approximateSize: BigInt(info.approximateSizeBytes),
+        approximateKeys: BigInt(info.approximateKeys),
+        term: info.term,
+        interval: undefined,
+      });
+    }
+  }
+
+  private onOperator(response: pdpb.RegionHeartbeatResponse): void {
+    const { logger } = this.options;
+    if (response.header?.error !== undefined) {
+      // A stale heartbeat (pd knows a newer epoch) needs nothing: the newer leader reports the region.
+      logger.debug(
+        { regionId: response.regionId, error: response.header.error },
+        "pd refused a region heartbeat",
+      );
+      return;
+    }
+    const operation = this.operationFor(response);
+    if (operation === undefined || this.operating.has(response.regionId)) return;
+    this.operating.add(response.regionId);
+    void operation()
+      .catch((error: unknown) =>
+        logger.warn({ err: error, regionId: response.regionId }, "executing a pd operator failed"),
+      )
+      .finally(() => this.operating.delete(response.regionId));
+  }
+
+  /** The store call an operator asks for, or undefined when it does not apply to this store's region now. */
+  private operationFor(response: pdpb.RegionHeartbeatResponse): (() => Promise<unknown>) | undefined {
+    const { store, logger } = this.options;
+    const regionId = response.regionId;
+    const current = this.ledRegion(regionId);
+    if (current === undefined || !sameEpoch(current.region.regionEpoch, response.regionEpoch)) {
+      logger.debug(
+        { regionId },
+        "ignoring a pd operator for a region this store no longer leads at that epoch",
+      );
+      return undefined;
+    }
+    if (response.changePeer?.peer !== undefined) {
+      const change = peerChangeOf(response.changePeer, current.region);
+      logger.info({ regionId, change: change.type, peerId: change.peer.id }, "pd operator: change peer");
+      return () => store.changePeer(regionId, change);
+    }
+    if (response.transferLeader?.peer !== undefined) {
+      const toPeer = response.transferLeader.peer;
+      logger.info({ regionId, toPeerId: toPeer.id }, "pd operator: transfer leader");
+      return async () => store.transferLeader(regionId, toPeer);
+    }
+    if (response.splitRegion !== undefined) {
+      const { policy, keys } = response.splitRegion;
+      logger.info({ regionId, keys: keys.length, policy }, "pd operator: split region");
+      if (policy === pdpb.CheckPolicy.USE_KEY) return () => store.splitRegion(regionId, keys);
+      return () => this.splitInTheMiddle(current);
+    }
+    return undefined;
+  }
+
+  private ledRegion(regionId: bigint): RegionHeartbeatInfo | undefined {
+    return this.options.store.regionHeartbeat(regionId);
+  }
+
+  /** Splits at the middle of the region's first keys (all of them for any region under the scan bound). */
+  private async splitInTheMiddle(info: RegionHeartbeatInfo): Promise<void> {
+    const { region, leader } = info;
+    const context = { regionId: region.id, regionEpoch: region.regionEpoch, peer: leader };
+    const pairs = await this.options.store.read(
+      context,
+      { kind: "scan", key: region.startKey, reverse: false },
+      (reader) =>
+        reader.scan({
+          startKey: region.startKey,
+          endKey: region.endKey,
+          limit: MIDDLE_KEY_SCAN_LIMIT,
+          keyOnly: true,
+        }),
+    );
+    // A region of fewer than two keys has no key that leaves data on both sides.
+    if (pairs.length < 2) return;
+    await this.options.store.splitRegion(region.id, [pairs[Math.floor(pairs.length / 2)]!.key]);
+  }
+}
+
+function sameEpoch(
+  current: metapb.RegionEpoch | undefined,
+  expected: metapb.RegionEpoch | undefined,
+): boolean {
+  // pd always sends the epoch it computed against; without one there is nothing to guard.
+  if (expected === undefined) return true;
+  return current?.confVer === expected.confVer && current.version === expected.version;
+}
+
+/**
+ * pd's conf change types onto the store's: ADD_NODE promotes the learner pd added before (pd adds voters
+ * as learners first so they catch up without weakening the quorum); for a peer not yet in the region it
+ * adds a learner, the first half of the same plan.
+ */
+function peerChangeOf(changePeer: pdpb.ChangePeer, region: metapb.Region): PeerChange {
+  const peer = changePeer.peer!;
+  switch (changePeer.changeType) {
+    case eraftpb.ConfChangeType.ADD_LEARNER_NODE:
+      return { type: "add-learner", peer: { ...peer, role: metapb.PeerRole.LEARNER } };
+    case eraftpb.ConfChangeType.ADD_NODE: {
+      const existing = region.peers.find((candidate) => candidate.id === peer.id);
+      return existing === undefined
+        ? { type: "add-learner", peer: { ...peer, role: metapb.PeerRole.LEARNER } }
+        : { type: "promote", peer: { ...peer, role: metapb.PeerRole.VOTER } };
+    }
+    case eraftpb.ConfChangeType.REMOVE_NODE:
+      return { type: "remove", peer };
+    default:
+      return { type: "remove", peer: assertNever(changePeer.changeType) };
+  }
+}
+
+function assertNever(value: never): never {
+  throw new TypeError(`unknown conf change type ${String(value)}`);
+}

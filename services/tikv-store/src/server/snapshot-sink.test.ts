@@ -1,0 +1,122 @@
+/**
+ * The Snapshot stream feeding the real snapshot receiver (snapshot/snapshot-receiver.ts) over real gRPC:
+ * a whole stream is staged, a stream cut halfway or ended early stages nothing.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { eraftpb, metapb, type raft_serverpb, tikvpb } from "#proto";
+import { rawDataKey } from "../engine/keys.ts";
+import type { SnapshotData } from "../raftstore/store.ts";
+import { SnapshotEncoder } from "../snapshot/snapshot-codec.ts";
+import { receiveSnapshot } from "../snapshot/snapshot-receiver.ts";
+import { SnapshotStore } from "../snapshot/snapshot-store.ts";
+import { createTikvClient } from "./grpc-options.ts";
+import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
+import { createSnapshotHandler, sendSnapshotChunks } from "./snapshot-stream.ts";
+import { TEST_MAX_MESSAGE_BYTES, testRaftMessage, waitFor } from "./test-raft-server.ts";
+
+const REGION = metapb.Region.fromPartial({
+  id: 3n,
+  startKey: Buffer.from("a"),
+  endKey: Buffer.from("z"),
+  regionEpoch: { confVer: 1n, version: 1n },
+  peers: [{ id: 31n, storeId: 1n }],
+});
+const KEY = { regionId: 3n, index: 40, term: 6 };
+
+function snapshotChunks(): Uint8Array[] {
+  const encoder = new SnapshotEncoder(256);
+  encoder.header({ ...KEY, region: REGION });
+  for (let index = 0; index < 50; index++) {
+    encoder.keyValue("default", rawDataKey(Buffer.from(`key-${index}`)), Buffer.alloc(40, index));
+  }
+  encoder.trailer();
+  return encoder.takeChunks();
+}
+
+function announcement(): raft_serverpb.RaftMessage {
+  const message = testRaftMessage({
+    regionId: 3n,
+    fromStoreId: 2n,
+    toStoreId: 1n,
+    type: eraftpb.MessageType.SNAPSHOT,
+  });
+  message.message!.snapshot = eraftpb.Snapshot.fromPartial({ metadata: { index: 40n, term: 6n } });
+  return message;
+}
+
+async function* upTo(chunks: readonly Uint8Array[], count: number, failAtEnd?: () => Promise<void>) {
+  yield* chunks.slice(0, count);
+  if (failAtEnd === undefined) return;
+  await failAtEnd();
+  throw new Error("the sender crashed");
+}
+
+describe("snapshot stream into the snapshot receiver", () => {
+  const directory = mkdtempSync(join(tmpdir(), "tessera-snapshot-sink-"));
+  let snapshotStore: SnapshotStore;
+  let server: Server;
+  let client: tikvpb.TikvClient;
+  let staged: Promise<unknown> | undefined;
+
+  before(async () => {
+    snapshotStore = await SnapshotStore.open(directory);
+    const taker = {
+      onSnapshotReceived(_message: raft_serverpb.RaftMessage, data: SnapshotData) {
+        staged = receiveSnapshot(snapshotStore, KEY, data as AsyncIterable<Uint8Array>);
+        staged.catch(() => undefined);
+      },
+    };
+    server = new Server();
+    server.addService(tikvpb.TikvService, {
+      snapshot: createSnapshotHandler({ sink: raftstoreSnapshotSink(taker), maxConcurrentReceives: 1 }),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    client = createTikvClient(`127.0.0.1:${port}`, TEST_MAX_MESSAGE_BYTES);
+  });
+
+  after(() => {
+    client?.close();
+    server?.forceShutdown();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    await snapshotStore.delete(KEY);
+    staged = undefined;
+  });
+
+  const send = (chunks: AsyncIterable<Uint8Array>) =>
+    sendSnapshotChunks({ client, message: announcement(), chunks, signal: new AbortController().signal });
+
+  test("a whole stream is staged", async () => {
+    const chunks = snapshotChunks();
+    await send(upTo(chunks, chunks.length));
+    await staged;
+    assert.equal(await snapshotStore.has(KEY), true);
+  });
+
+  test("a stream cut halfway stages nothing", async () => {
+    const chunks = snapshotChunks();
+    // The sender crashes once the receiver is staging, so there is a partial snapshot to throw away.
+    const receiving = () => waitFor("the receiver to start staging", () => staged !== undefined);
+    await assert.rejects(send(upTo(chunks, Math.floor(chunks.length / 2), receiving)));
+    await assert.rejects(staged!);
+    assert.deepEqual(await snapshotStore.list(), []);
+  });
+
+  test("a stream that ends early without its trailer stages nothing", async () => {
+    const chunks = snapshotChunks();
+    await send(upTo(chunks, chunks.length - 1)).catch(() => undefined);
+    await assert.rejects(staged!, /ends early|malformed/);
+    assert.deepEqual(await snapshotStore.list(), []);
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * Region snapshots over the `tikvpb.Snapshot` client stream. The first chunk carries the raft message
+ * announcing the snapshot; every later chunk carries only data (the snapshot byte stream of
+ * snapshot/snapshot-codec.ts, which ends in a checksummed trailer).
+ *
+ * The receiver hands chunks to a `SnapshotSink` as they arrive and finishes the snapshot only when the
+ * stream completed cleanly; a stream cut halfway (sender crash, network failure) is aborted, so the sink
+ * stages nothing and the leader, seeing the send fail, retries with a fresh snapshot. A stream that ends
+ * cleanly but early lacks the codec's trailer: the sink's verification refuses it.
+ */
+import { once } from "node:events";
+import {
+  type ClientWritableStream,
+  type handleClientStreamingCall,
+  type ServerReadableStream,
+  status,
+} from "@grpc/grpc-js";
+import { eraftpb, type raft_serverpb, type tikvpb } from "#proto";
+
+export class SnapshotSendError extends Error {
+  override readonly name = "SnapshotSendError";
+
+  constructor(
+    readonly regionId: bigint,
+    readonly toStoreId: bigint,
+    reason: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`sending the snapshot of region ${regionId} to store ${toStoreId} failed: ${reason}`, options);
+  }
+}
+
+/**
+ * Streams `chunks` to the store behind `client`, honouring backpressure, and resolves once the receiver
+ * has accepted the whole snapshot. Aborting `signal` cancels the stream (the receiver applies nothing).
+ */
+export async function sendSnapshotChunks(options: {
+  readonly client: tikvpb.TikvClient;
+  readonly message: raft_serverpb.RaftMessage;
+  readonly chunks: AsyncIterable<Uint8Array>;
+  readonly signal: AbortSignal;
+}): Promise<void> {
+  const { message, signal } = options;
+  const toStoreId = message.toPeer?.storeId ?? 0n;
+  let call: ClientWritableStream<raft_serverpb.SnapshotChunk> | undefined;
+  const accepted = new Promise<void>((resolve, reject) => {
+    call = options.client.snapshot((error) =>
+      error === null
+        ? resolve()
+        : reject(new SnapshotSendError(message.regionId, toStoreId, error.message, { cause: error })),
+    );
+  });
+  // The stream may fail while chunks are still being produced; the loop below notices through this.
+  accepted.catch(() => undefined);
+  const cancel = (): void => call?.cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  try {
+    await writeChunks(call!, message, options.chunks, accepted, signal);
+    call!.end();
+    await accepted;
+  } catch (error) {
+    call!.cancel();
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", cancel);
+  }
+}
+
+async function writeChunks(
+  call: ClientWritableStream<raft_serverpb.SnapshotChunk>,
+  message: raft_serverpb.RaftMessage,
+  chunks: AsyncIterable<Uint8Array>,
+  accepted: Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  let first = true;
+  for await (const data of chunks) {
+    signal.throwIfAborted();
+    const written = call.write({ message: first ? message : undefined, data });
+    first = false;
+    // Waiting for 'drain' bounds the sender's memory to one chunk plus gRPC's window.
+    if (!written) await Promise.race([once(call, "drain"), accepted]);
+  }
+  if (first) call.write({ message, data: new Uint8Array(0) });
+}
+
+/**
+ * Where received chunks go: the store stages them (on disk, verified chunk by chunk) and uses the
+ * snapshot only once it is whole. `begin` throws to refuse a snapshot (unknown region, stale, closing).
+ */
+export interface SnapshotSink {
+  begin(message: raft_serverpb.RaftMessage): SnapshotReception;
+}
+
+export interface SnapshotReception {
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * No more chunks. A sink that verifies at once throws when the snapshot is not whole (the sender then
+   * sees the failure); the raftstore's sink verifies while staging and discards a bad snapshot itself.
+   */
+  finish(): Promise<void>;
+  /** Drops everything received; called for a broken or refused stream. */
+  abort(): Promise<void>;
+}
+
+export interface SnapshotReceiverOptions {
+  readonly sink: SnapshotSink;
+  /** Snapshots received at the same time; more are refused with RESOURCE_EXHAUSTED (the sender retries). */
+  readonly maxConcurrentReceives: number;
+  /** Called once per stream with its outcome, for logs and metrics. */
+  onOutcome?(outcome: { readonly ok: boolean; readonly regionId?: bigint; readonly reason?: string }): void;
+}
+
+/** A refusal carrying the gRPC status the sender sees. */
+class SnapshotRejection extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The server side of `tikvpb.Snapshot`. */
+export function createSnapshotHandler(
+  options: SnapshotReceiverOptions,
+): handleClientStreamingCall<raft_serverpb.SnapshotChunk, raft_serverpb.Done> {
+  let receiving = 0;
+  return (call, callback) => {
+    if (receiving >= options.maxConcurrentReceives) {
+      const reason = `already receiving ${receiving} snapshots (limit ${options.maxConcurrentReceives})`;
+      options.onOutcome?.({ ok: false, reason });
+      callback({ code: status.RESOURCE_EXHAUSTED, details: reason });
+      return;
+    }
+    receiving++;
+    const receive = new SnapshotCall(call, options.sink);
+    void receive.run().then((outcome) => {
+      receiving--;
+      options.onOutcome?.(outcome);
+      if (outcome.rejection !== undefined) {
+        callback({ code: outcome.rejection.code, details: outcome.rejection.message });
+      } else if (outcome.ok) callback(null, {});
+    });
+  };
+}
+
+interface CallOutcome {
+  readonly ok: boolean;
+  readonly regionId?: bigint;
+  readonly reason?: string;
+  /** Absent for a broken stream, which has nobody left to answer. */
+  readonly rejection?: SnapshotRejection;
+}
+
+/**
+ * One incoming snapshot stream. Chunks are written one at a time with the stream paused meanwhile, so
+ * the receiver holds at most one chunk in memory whatever the sender's speed.
+ */
+class SnapshotCall {
+  private reception: SnapshotReception | undefined;
+  private regionId: bigint | undefined;
+  private readonly events: Array<
+    { kind: "chunk"; chunk: raft_serverpb.SnapshotChunk } | { kind: "end" } | { kind: "broken" }
+  > = [];
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly call: ServerReadableStream<raft_serverpb.SnapshotChunk, raft_serverpb.Done>,
+    private readonly sink: SnapshotSink,
+  ) {
+    call.on("data", (chunk: raft_serverpb.SnapshotChunk) => {
+      call.pause();
+      this.push({ kind: "chunk", chunk });
+    });
+    call.on("end", () => this.push({ kind: "end" }));
+    call.on("error", () => this.push({ kind: "broken" }));
+    call.on("cancelled", () => this.push({ kind: "broken" }));
+  }
+
+  async run(): Promise<CallOutcome> {
+    try {
+      for (;;) {
+        const event = await this.next();
+        if (event.kind === "broken") return await this.fail("the stream broke before it completed");
+        if (event.kind === "end") {
+          if (this.reception === undefined) throw invalid("the stream ended before the first chunk");
+          await this.reception.finish();
+          return { ok: true, regionId: this.regionId };
+        }
+        await this.accept(event.chunk);
+        this.call.resume();
+      }
+    } catch (error) {
+      // Anything but a malformed stream is the store declining for now (busy, stale, closing): retry later.
+      const rejection =
+        error instanceof SnapshotRejection
+          ? error
+          : new SnapshotRejection(status.UNAVAILABLE, describe(error));
+      return { ...(await this.fail(rejection.message)), rejection };
+    }
+  }
+
+  private async accept(chunk: raft_serverpb.SnapshotChunk): Promise<void> {
+    if (this.reception === undefined) {
+      const message = announcement(chunk);
+      this.regionId = message.regionId;
+      this.reception = this.sink.begin(message);
+    } else if (chunk.message !== undefined) {
+      throw invalid(`region ${this.regionId}: a later chunk carries a second raft message`);
+    }
+    if (chunk.data.length > 0) await this.reception.write(chunk.data);
+  }
+
+  private async fail(reason: string): Promise<CallOutcome> {
+    await this.reception?.abort().catch(() => undefined);
+    return { ok: false, regionId: this.regionId, reason };
+  }
+
+  private push(event: (typeof this.events)[number]): void {
+    this.events.push(event);
+    this.wake?.();
+  }
+
+  private async next(): Promise<(typeof this.events)[number]> {
+    while (this.events.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    return this.events.shift()!;
+  }
+}
+
+function announcement(chunk: raft_serverpb.SnapshotChunk): raft_serverpb.RaftMessage {
+  const message = chunk.message;
+  if (message?.message?.msgType !== eraftpb.MessageType.SNAPSHOT || message.message.snapshot === undefined) {
+    throw invalid("the first chunk must carry the raft message of type SNAPSHOT announcing the snapshot");
+  }
+  return message;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function invalid(message: string): SnapshotRejection {
+  return new SnapshotRejection(status.INVALID_ARGUMENT, message);
+}

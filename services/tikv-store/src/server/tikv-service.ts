@@ -1,0 +1,125 @@
+/**
+ * The store's `tikvpb.Tikv` gRPC service: raw key-value RPCs (raw-kv-handlers.ts), the same requests on
+ * the BatchCommands stream (batch-commands.ts), an explicit SplitRegion, and store-to-store raft and
+ * snapshot traffic (raft-receiver.ts, snapshot-stream.ts). Transactional RPCs answer UNIMPLEMENTED with a
+ * message saying so, until the transaction layer exists.
+ */
+import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import type { Logger } from "#observability";
+import type { kvrpcpb, tikvpb } from "#proto";
+import { createBatchCommandsHandler, TRANSACTIONS_UNIMPLEMENTED } from "./batch-commands.ts";
+import type { RaftReceiver } from "./raft-receiver.ts";
+import type { RawKvHandlers } from "./raw-kv-handlers.ts";
+import { describeFailure, toRegionErrorProto } from "./region-errors.ts";
+import {
+  checkContext,
+  checkSplitKeys,
+  InvalidRequestError,
+  type RequestLimits,
+} from "./request-validation.ts";
+import type { ServedStore } from "./served-store.ts";
+import type { GrpcMetrics } from "./server-metrics.ts";
+
+export interface TikvServiceOptions {
+  readonly store: ServedStore;
+  readonly handlers: RawKvHandlers;
+  readonly limits: RequestLimits;
+  readonly batchCommandsMaxInFlight: number;
+  readonly raftReceiver: RaftReceiver;
+  readonly snapshot: tikvpb.TikvServer["snapshot"];
+  readonly metrics: GrpcMetrics;
+  readonly logger: Logger;
+}
+
+const TRANSACTIONAL_RPCS = [
+  "kvGet",
+  "kvScan",
+  "kvPrewrite",
+  "kvPessimisticLock",
+  "kvPessimisticRollback",
+  "kvTxnHeartBeat",
+  "kvCheckTxnStatus",
+  "kvCommit",
+  "kvCleanup",
+  "kvBatchGet",
+  "kvBatchRollback",
+  "kvScanLock",
+  "kvResolveLock",
+  "kvGc",
+] as const;
+
+export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServer {
+  const { handlers } = options;
+  return {
+    ...transactionalRpcs(),
+    rawGet: unary((request) => handlers.rawGet(request)),
+    rawBatchGet: unary((request) => handlers.rawBatchGet(request)),
+    rawPut: unary((request) => handlers.rawPut(request)),
+    rawBatchPut: unary((request) => handlers.rawBatchPut(request)),
+    rawDelete: unary((request) => handlers.rawDelete(request)),
+    rawBatchDelete: unary((request) => handlers.rawBatchDelete(request)),
+    rawScan: unary((request) => handlers.rawScan(request)),
+    rawDeleteRange: unary((request) => handlers.rawDeleteRange(request)),
+    rawCompareAndSwap: unary((request) => handlers.rawCompareAndSwap(request)),
+    splitRegion: splitRegionRpc(options),
+    raft: options.raftReceiver.raft,
+    batchRaft: options.raftReceiver.batchRaft,
+    snapshot: options.snapshot,
+    batchCommands: createBatchCommandsHandler({
+      handlers,
+      maxInFlight: options.batchCommandsMaxInFlight,
+      metrics: options.metrics,
+      logger: options.logger,
+    }),
+  };
+}
+
+function unary<Request, Response>(
+  handle: (request: Request) => Promise<Response>,
+): (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => void {
+  return (call, callback) => {
+    void handle(call.request).then((response) => callback(null, response));
+  };
+}
+
+function transactionalRpcs(): Pick<tikvpb.TikvServer, (typeof TRANSACTIONAL_RPCS)[number]> {
+  const refuse = (name: string) => (_call: unknown, callback: sendUnaryData<never>) =>
+    callback({ code: status.UNIMPLEMENTED, details: `${name}: ${TRANSACTIONS_UNIMPLEMENTED}` });
+  return Object.fromEntries(TRANSACTIONAL_RPCS.map((name) => [name, refuse(name)])) as Pick<
+    tikvpb.TikvServer,
+    (typeof TRANSACTIONAL_RPCS)[number]
+  >;
+}
+
+/**
+ * Splits the request's region at the given keys (pd's split-region operator and `ctl` use it). A malformed
+ * request is answered INVALID_ARGUMENT: the response has no error text, and a bare region error would make
+ * clients retry a request that can never succeed.
+ */
+function splitRegionRpc(options: TikvServiceOptions): tikvpb.TikvServer["splitRegion"] {
+  const { store, limits, metrics, logger } = options;
+  return (call, callback) => {
+    const request: kvrpcpb.SplitRegionRequest = call.request;
+    const run = async (): Promise<void> => {
+      try {
+        const context = checkContext(request.context, store.storeId);
+        checkSplitKeys(request.splitKeys, limits);
+        const regions = await store.splitRegion(context.regionId, request.splitKeys);
+        metrics.requests.inc({ type: "split_region", outcome: "ok" });
+        callback(null, { regionError: undefined, regions });
+      } catch (error) {
+        const regionError = toRegionErrorProto(error);
+        if (regionError !== undefined) {
+          metrics.requests.inc({ type: "split_region", outcome: "region_error" });
+          callback(null, { regionError, regions: [] });
+          return;
+        }
+        metrics.requests.inc({ type: "split_region", outcome: "error" });
+        if (!(error instanceof InvalidRequestError)) logger.warn({ err: error }, "split region failed");
+        const code = error instanceof InvalidRequestError ? status.INVALID_ARGUMENT : status.INTERNAL;
+        callback({ code, details: `SplitRegion: ${describeFailure(error)}` });
+      }
+    };
+    void run();
+  };
+}
