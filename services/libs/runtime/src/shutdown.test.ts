@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { TimerHandle, Timers } from "./clock.ts";
-import { GracefulShutdown, type ProcessLike } from "./shutdown.ts";
+import { GracefulShutdown, type ProcessLike, REPEATED_SIGNAL_WINDOW_MS } from "./shutdown.ts";
 
 type SignalListener = (signal: NodeJS.Signals) => void;
 
@@ -67,13 +67,15 @@ function setup(deadlineMs = 1_000) {
   const lines: LogLine[] = [];
   const fakeProcess = new FakeProcess();
   const timers = new ManualTimers();
+  const clock = { nowMs: () => clock.currentMs, monotonicMs: () => clock.currentMs, currentMs: 0 };
   const shutdown = new GracefulShutdown({
     logger: recordingLogger(lines),
     deadlineMs,
     process: fakeProcess,
     timers,
+    clock,
   });
-  return { lines, fakeProcess, timers, shutdown };
+  return { lines, fakeProcess, timers, clock, shutdown };
 }
 
 describe("GracefulShutdown", () => {
@@ -133,16 +135,31 @@ describe("GracefulShutdown", () => {
   });
 
   it("exits at once with 128 + signal number on a second signal", async () => {
-    const { fakeProcess, shutdown } = setup();
+    const { fakeProcess, clock, shutdown } = setup();
     let release: () => void = () => {};
     shutdown.register("slow", () => new Promise<void>((resolve) => (release = resolve)));
     shutdown.installSignalHandlers();
     fakeProcess.emit("SIGINT");
+    clock.currentMs += REPEATED_SIGNAL_WINDOW_MS;
     fakeProcess.emit("SIGINT");
     assert.deepEqual(fakeProcess.exitCodes, [130]);
     release();
     await shutdown.shutdown("again");
     assert.deepEqual(fakeProcess.exitCodes, [130, 0]);
+  });
+
+  it("ignores a signal repeated within the window (terminal plus wrapper forwarding one Ctrl-C)", async () => {
+    const { fakeProcess, clock, shutdown } = setup();
+    let release: () => void = () => {};
+    shutdown.register("slow", () => new Promise<void>((resolve) => (release = resolve)));
+    shutdown.installSignalHandlers();
+    fakeProcess.emit("SIGINT");
+    clock.currentMs += REPEATED_SIGNAL_WINDOW_MS - 1;
+    fakeProcess.emit("SIGINT");
+    assert.deepEqual(fakeProcess.exitCodes, []);
+    release();
+    await shutdown.shutdown("again");
+    assert.deepEqual(fakeProcess.exitCodes, [0]);
   });
 
   it("refuses registrations once shutdown has started", async () => {

@@ -32,6 +32,12 @@ export interface GracefulShutdownOptions {
 
 export const DEFAULT_SHUTDOWN_DEADLINE_MS = 30_000;
 const HANDLED_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
+/**
+ * A Ctrl-C in a terminal reaches every process of the foreground group, and wrappers such as npm and tsx
+ * forward it to their child as well, so one keypress can arrive twice within milliseconds. Only a signal
+ * after this window counts as the operator asking again.
+ */
+export const REPEATED_SIGNAL_WINDOW_MS = 1_000;
 const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGINT: 2, SIGTERM: 15 };
 
 export const EXIT_CODE_CLEAN = 0;
@@ -51,6 +57,7 @@ export class GracefulShutdown {
   private readonly timers: Timers;
   private readonly clock: Clock;
   private running: Promise<void> | undefined;
+  private firstSignalAtMs = 0;
 
   constructor(options: GracefulShutdownOptions) {
     this.logger = options.logger;
@@ -72,13 +79,22 @@ export class GracefulShutdown {
   }
 
   /**
-   * The first SIGTERM/SIGINT starts `shutdown`; a second one exits at once with 128 + signal number, for an
-   * operator who does not want to wait. Returns a function that removes the handlers.
+   * The first SIGTERM/SIGINT starts `shutdown`; a second one (after REPEATED_SIGNAL_WINDOW_MS) exits at once
+   * with 128 + signal number, for an operator who does not want to wait. Returns a function that removes
+   * the handlers.
    */
   installSignalHandlers(): () => void {
     const onSignal = (signal: NodeJS.Signals): void => {
       if (this.running === undefined) {
+        this.firstSignalAtMs = this.clock.monotonicMs();
         void this.shutdown(`signal ${signal}`);
+        return;
+      }
+      if (this.clock.monotonicMs() - this.firstSignalAtMs < REPEATED_SIGNAL_WINDOW_MS) {
+        this.logger.info(
+          { signal },
+          "signal repeated by the terminal or a wrapper process; still shutting down",
+        );
         return;
       }
       this.logger.error({ signal }, "second signal during shutdown; exiting now");
