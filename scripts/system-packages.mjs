@@ -5,6 +5,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 const REQUIRED = [
   // pd's HA tests start real etcd members.
   { binary: "etcd", debianPackage: "etcd-server" },
+  // The deployment tests validate compose.yaml with docker-compose 1.29 and read YAML with the
+  // python3 + PyYAML it brings along.
+  { binary: "docker-compose", debianPackage: "docker-compose" },
+  // The chaos tests cut links between network namespaces with iptables DROP rules.
+  { binary: "iptables", debianPackage: "iptables" },
 ];
 
 function hasBinary(name) {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import type { CliIo } from "./cli-io.ts";
+import { PLAYGROUND_USAGE } from "./commands/playground/playground-command.ts";
 import { runCtl } from "./ctl.ts";
 import type { FetchFunction } from "./http.ts";
-import { PLAYGROUND_MESSAGE } from "./playground.ts";
 
 interface Run {
   readonly exitCode: number;
@@ -49,10 +49,16 @@ async function closedPort(): Promise<number> {
 }
 
 describe("ctl command line", () => {
-  test("playground keeps its message", async () => {
-    const run = await ctl(["playground"]);
+  test("playground --help prints the playground usage", async () => {
+    const run = await ctl(["playground", "--help"]);
     assert.equal(run.exitCode, 0);
-    assert.equal(run.stdout, PLAYGROUND_MESSAGE);
+    assert.equal(run.stdout, PLAYGROUND_USAGE);
+  });
+
+  test("playground rejects an unknown option with exit code 2", async () => {
+    const run = await ctl(["playground", "--storez", "3"]);
+    assert.equal(run.exitCode, 2);
+    assert.match(run.stderr, /storez/);
   });
 
   test("pd --help lists every subcommand and exits 0", async () => {
@@ -159,5 +165,175 @@ describe("ctl command line", () => {
     assert.equal(text.requests[0]?.url, "http://127.0.0.1:2378/pd/api/v1/region/key/user%2F1%20a");
     assert.equal(hex.requests[0]?.url, "http://127.0.0.1:2378/pd/api/v1/region/key/00ff?format=hex");
     assert.match(text.stdout, /start key\s+-inf/);
+  });
+
+  test("--help lists the top-level commands, kv's options and the pd alias", async () => {
+    const run = await ctl(["--help"]);
+    assert.equal(run.exitCode, 0);
+    for (const word of ["cluster health", "store", "region key", "operator add split", "kv scan", "tso"]) {
+      assert.ok(run.stdout.includes(word), word);
+    }
+    for (const word of ["--key-format", "--value-format", "--reverse", "TESSERA_PD_HTTP", "pd <command>"]) {
+      assert.ok(run.stdout.includes(word), word);
+    }
+    assert.equal((await ctl(["kv", "--help"])).stdout, run.stdout);
+  });
+
+  test("top-level commands reach the same pd API as their pd aliases", async () => {
+    const stores = { count: 0, stores: [] };
+    const cases: Array<[string[], string]> = [
+      [["store", "list"], "/pd/api/v1/stores"],
+      [["region", "show", "7"], "/pd/api/v1/region/id/7"],
+      [["region", "key", "6b", "--key-format", "hex"], "/pd/api/v1/region/key/6b?format=hex"],
+      [["member"], "/pd/api/v1/members"],
+    ];
+    for (const [argv, path] of cases) {
+      const topLevel = await ctl(argv, () => ({ body: stores }));
+      const alias = await ctl(["pd", ...argv], () => ({ body: stores }));
+      assert.equal(topLevel.exitCode, 0, `${argv.join(" ")}: ${topLevel.stderr}`);
+      assert.equal(topLevel.requests[0]?.url, `http://127.0.0.1:2378${path}`);
+      assert.deepEqual(alias.requests, topLevel.requests);
+      assert.equal(alias.stdout, topLevel.stdout);
+    }
+  });
+
+  test("operator add at the top level posts the operator", async () => {
+    const run = await ctl(["operator", "add", "remove-peer", "5", "6"], () => ({
+      body: { operator: { description: "admin-remove-peer" } },
+    }));
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.deepEqual(run.requests[0]?.body, { name: "remove-peer", region_id: "5", store_id: "6" });
+  });
+
+  test("wrong kv and cluster command lines exit 2 before reaching pd", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["kv"], /missing kv action/],
+      [["kv", "fetch", "a"], /unknown kv action "fetch"/],
+      [["kv", "get"], /missing KEY/],
+      [["kv", "get", ""], /KEY must not be empty/],
+      [["kv", "put", "a"], /missing VALUE/],
+      [["kv", "delete", "a", "b"], /unexpected "b"/],
+      [["kv", "get", "zz", "--key-format", "hex"], /KEY "zz" is not hex/],
+      [["kv", "get", "a", "--key-format", "base64"], /--key-format must be utf8 or hex, got "base64"/],
+      [["kv", "put", "a", "0g", "--value-format", "hex"], /VALUE "0g" is not hex/],
+      [["kv", "get", "a", "--limit", "3"], /kv get does not take --limit; only kv scan does/],
+      [["kv", "scan", "--limit", "0"], /--limit must be a whole number from 1 to 100000, got "0"/],
+      [["kv", "scan", "--limit", "100001"], /--limit must be a whole number from 1/],
+      [["kv", "scan", "--start", "b", "--end", "a"], /--start "b" is after --end "a"/],
+      [["kv", "scan", "extra"], /unexpected "extra"/],
+      [["cluster", "status"], /unknown cluster action "status"; expected health/],
+      [["cluster", "health", "now"], /unexpected "now"/],
+      [["health"], /unknown command "health"/],
+    ];
+    for (const [argv, message] of cases) {
+      const run = await ctl(argv, () => ({ body: {} }));
+      assert.equal(run.exitCode, 2, argv.join(" "));
+      assert.match(run.stderr, message, argv.join(" "));
+      assert.equal(run.stderr.split("\n").length, 1, argv.join(" "));
+      assert.deepEqual(run.requests, [], `${argv.join(" ")} must not reach pd`);
+    }
+  });
+
+  test("kv, cluster health and top-level commands name the unreachable pd URL and exit 1", async () => {
+    const port = await closedPort();
+    const pd = `http://127.0.0.1:${port}`;
+    const cases: Array<[string[], string]> = [
+      [["kv", "get", "a"], "/pd/api/v1/members"],
+      [["kv", "scan"], "/pd/api/v1/members"],
+      [["cluster", "health"], "/pd/api/v1/health"],
+      [["store", "list"], "/pd/api/v1/stores"],
+      [["tso"], "/pd/api/v1/members"],
+    ];
+    for (const [argv, path] of cases) {
+      const run = await ctl([...argv, "--pd", pd]);
+      assert.equal(run.exitCode, 1, argv.join(" "));
+      assert.equal(run.stderr.split("\n").length, 1, argv.join(" "));
+      assert.ok(run.stderr.startsWith(`ctl: cannot reach pd at ${pd}${path}: `), run.stderr);
+    }
+  });
+
+  test("TESSERA_PD_HTTP sets the default pd address and --pd overrides it", async () => {
+    const saved = process.env.TESSERA_PD_HTTP;
+    process.env.TESSERA_PD_HTTP = "http://10.1.2.3:2378";
+    try {
+      const fromEnv = await ctl(["member"], () => ({ body: {} }));
+      const fromFlag = await ctl(["member", "--pd", "10.9.9.9:1"], () => ({ body: {} }));
+      assert.equal(fromEnv.requests[0]?.url, "http://10.1.2.3:2378/pd/api/v1/members");
+      assert.equal(fromFlag.requests[0]?.url, "http://10.9.9.9:1/pd/api/v1/members");
+    } finally {
+      if (saved === undefined) delete process.env.TESSERA_PD_HTTP;
+      else process.env.TESSERA_PD_HTTP = saved;
+    }
+  });
+});
+
+describe("cluster health", () => {
+  const pdAnswers =
+    (options: { memberHealthy: boolean; storeHealth: readonly string[]; leaderless: readonly string[] }) =>
+    (url: string) => {
+      const path = new URL(url).pathname;
+      if (path.endsWith("/health"))
+        return { body: [{ name: "pd-1", health: options.memberHealthy, client_urls: ["http://x:2379"] }] };
+      if (path.endsWith("/stores")) {
+        const stores = options.storeHealth.map((health, index) => ({
+          id: String(index + 1),
+          address: `s${index + 1}`,
+          health,
+        }));
+        return { body: { count: stores.length, stores } };
+      }
+      const leader = { id: "9", store_id: "1" };
+      const regions = ["2", "3", "4"].map((id) => ({
+        id,
+        ...(options.leaderless.includes(id) ? {} : { leader }),
+      }));
+      return { body: { count: regions.length, regions } };
+    };
+
+  test("a healthy cluster exits 0 and says so; --json has the whole report", async () => {
+    const answer = pdAnswers({ memberHealthy: true, storeHealth: ["up", "up", "tombstone"], leaderless: [] });
+    const text = await ctl(["cluster", "health"], answer);
+    const json = await ctl(["cluster", "health", "--json"], answer);
+
+    assert.equal(text.exitCode, 0, text.stderr);
+    assert.match(text.stdout, /\npd-1\s+healthy/);
+    assert.match(text.stdout, /\n\s*3\s+s3\s+tombstone/);
+    assert.match(text.stdout, /regions: 3, without a leader: 0\ncluster is healthy$/);
+    assert.equal(json.exitCode, 0);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      healthy: true,
+      problems: [],
+      members: [{ name: "pd-1", healthy: true }],
+      stores: [
+        { id: "1", address: "s1", health: "up" },
+        { id: "2", address: "s2", health: "up" },
+        { id: "3", address: "s3", health: "tombstone" },
+      ],
+      regions: { count: 3, without_leader: [] },
+    });
+    assert.equal(json.requests.at(-1)?.url, "http://127.0.0.1:2378/pd/api/v1/regions?limit=0");
+  });
+
+  test("an unhealthy member, a down store and a leaderless region each make it exit 1", async () => {
+    const cases = [
+      [{ memberHealthy: false, storeHealth: ["up"], leaderless: [] }, ["pd member pd-1 is unhealthy"]],
+      [
+        { memberHealthy: true, storeHealth: ["up", "down", "disconnected"], leaderless: [] },
+        ["store 2 is down", "store 3 is disconnected"],
+      ],
+      [
+        { memberHealthy: true, storeHealth: ["up"], leaderless: ["3", "4"] },
+        ["2 of 3 regions have no leader"],
+      ],
+      [{ memberHealthy: true, storeHealth: ["offline"], leaderless: [] }, ["no store is serving"]],
+    ] as const;
+    for (const [options, problems] of cases) {
+      const json = await ctl(["cluster", "health", "--json"], pdAnswers(options));
+      const text = await ctl(["cluster"], pdAnswers(options));
+      assert.equal(json.exitCode, 1, JSON.stringify(options));
+      assert.deepEqual(JSON.parse(json.stdout).problems, problems);
+      assert.equal(text.exitCode, 1);
+      assert.match(text.stdout, new RegExp(`cluster is UNHEALTHY: ${problems.join("; ")}$`));
+    }
   });
 });

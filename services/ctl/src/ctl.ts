@@ -4,33 +4,22 @@
  */
 import { CommandError, UsageError } from "./cli-errors.ts";
 import type { CliIo } from "./cli-io.ts";
-import { runPdCommand } from "./commands/pd/pd-command.ts";
-import { PLAYGROUND_MESSAGE } from "./playground.ts";
+import { runClusterCommand } from "./commands/cluster/cluster-command.ts";
+import { runKvCommand } from "./commands/kv/kv-command.ts";
+import { PD_COMMAND_NAMES, runPdCommand } from "./commands/pd/pd-command.ts";
+import { runPlaygroundCommand } from "./commands/playground/playground-command.ts";
+import { CTL_USAGE } from "./commands/usage.ts";
 
-export const CTL_USAGE = `Usage: npm run ctl -- <command> ...
+export { CTL_USAGE };
 
-Commands:
-  playground   start a local cluster (npm start)
-  pd           inspect and steer pd; \`npm run ctl -- pd --help\` lists its subcommands`;
+/** `pd health` stays under `pd` only, so `health` alone cannot be mistaken for `cluster health`. */
+const TOP_LEVEL_PD_COMMANDS = PD_COMMAND_NAMES.filter((name) => name !== "health");
+const COMMANDS = ["cluster", ...TOP_LEVEL_PD_COMMANDS, "kv", "playground", "pd"];
 
 export async function runCtl(argv: readonly string[], io: CliIo): Promise<number> {
   const [command = "help", ...rest] = argv;
   try {
-    switch (command) {
-      case "playground":
-        io.stdout(PLAYGROUND_MESSAGE);
-        return 0;
-      case "pd":
-        await runPdCommand(rest, io);
-        return 0;
-      case "help":
-      case "--help":
-      case "-h":
-        io.stdout(CTL_USAGE);
-        return 0;
-      default:
-        throw new UsageError(`unknown command "${command}"; available: playground, pd`);
-    }
+    return await dispatch(command, argv, rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`ctl: ${error.message} (see --help)`);
@@ -41,5 +30,31 @@ export async function runCtl(argv: readonly string[], io: CliIo): Promise<number
       return error.exitCode;
     }
     throw error;
+  }
+}
+
+async function dispatch(
+  command: string,
+  argv: readonly string[],
+  rest: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  if (TOP_LEVEL_PD_COMMANDS.includes(command)) return runPdCommand(argv, io);
+  switch (command) {
+    case "cluster":
+      return runClusterCommand(rest, io);
+    case "kv":
+      return runKvCommand(rest, io);
+    case "pd":
+      return runPdCommand(rest, io);
+    case "playground":
+      return runPlaygroundCommand(rest, io);
+    case "help":
+    case "--help":
+    case "-h":
+      io.stdout(CTL_USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"; available: ${COMMANDS.join(", ")}`);
   }
 }

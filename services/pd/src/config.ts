@@ -6,7 +6,7 @@
  * `/metrics` and `/health` on 2378, a separate port because our gRPC server does not also speak HTTP/1.
  */
 
-import { LOG_LEVELS } from "#observability";
+import { LOG_LEVELS, tracingConfigSchema } from "#observability";
 import { type ConfigValues, defineConfigSchema } from "#runtime";
 import { scheduleConfigSchema } from "./schedule/index.ts";
 
@@ -105,6 +105,7 @@ export const pdConfigSchema = defineConfigSchema({
     default: "info",
     doc: "Lowest log level written (JSON lines on stdout).",
   },
+  ...tracingConfigSchema,
 });
 
 export type PdConfig = ConfigValues<typeof pdConfigSchema>;

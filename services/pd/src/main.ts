@@ -1,11 +1,13 @@
 /**
  * `npm run pd -- [--config pd.toml] [--flags]`: runs one pd member until SIGTERM/SIGINT.
  * `npm run pd -- --help` prints every setting with its default.
+ *
+ * Only observability and runtime are imported statically: the gRPC instrumentation must be installed
+ * before anything loads @grpc/grpc-js, and the config module already does (through the protocol code),
+ * so everything else is loaded with `import()` after it (see tracing.ts in services/libs/observability).
  */
-import { createLogger } from "#observability";
+import { createLogger, instrumentGrpc, startTracing, tracingOptionsFromConfig } from "#observability";
 import { ConfigError, describeConfig, GracefulShutdown, helpRequested, loadConfig } from "#runtime";
-import { PD_ENV_PREFIX, pdConfigSchema } from "./config.ts";
-import { pdOptionsFromConfig, startPd } from "./server/pd-server.ts";
 
 const USAGE = `Usage: npm run pd -- [--config <file.toml>] [--<setting> <value> ...]
 
@@ -15,6 +17,8 @@ members elect a leader in etcd and followers redirect clients to it.
 `;
 
 async function main(argv: readonly string[]): Promise<void> {
+  await instrumentGrpc();
+  const { PD_ENV_PREFIX, pdConfigSchema } = await import("./config.ts");
   if (helpRequested(argv)) {
     process.stdout.write(`${USAGE}\n${describeConfig(pdConfigSchema, { envPrefix: PD_ENV_PREFIX })}\n`);
     return;
@@ -23,6 +27,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const logger = createLogger({ component: "pd", level: config.log.level });
   const shutdown = new GracefulShutdown({ logger });
   shutdown.installSignalHandlers();
+  const tracing = await startTracing({
+    ...tracingOptionsFromConfig(config.tracing, { serviceName: "pd", dataDir: config.dataDir }),
+    logger,
+  });
+  // Registered first, so it runs last: spans of the shutdown itself are exported too.
+  shutdown.register("tracing", () => tracing.shutdown());
+  if (tracing.enabled && !tracing.grpcInstrumented)
+    logger.warn("grpc-js loaded before tracing: no gRPC spans");
+  const { pdOptionsFromConfig, startPd } = await import("./server/pd-server.ts");
   const pd = await startPd({ ...pdOptionsFromConfig(config), logger });
   shutdown.register("pd", () => pd.close());
   // One line tools and tests can wait for: the addresses are final here even when a port was 0.

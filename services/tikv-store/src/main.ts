@@ -5,11 +5,13 @@
  * SIGTERM is a graceful shutdown (Kubernetes' preStop): the store tells pd it is stopping, moves its
  * region leaders to other stores (bounded by shutdown.leader-transfer-timeout), stops accepting
  * requests, closes its streams and engines, and exits 0.
+ *
+ * Only observability and runtime are imported statically: the gRPC instrumentation must be installed
+ * before anything loads @grpc/grpc-js, so everything else is loaded with `import()` after it (see
+ * tracing.ts in services/libs/observability).
  */
-import { createLogger } from "#observability";
+import { createLogger, instrumentGrpc, startTracing, tracingOptionsFromConfig } from "#observability";
 import { ConfigError, describeConfig, GracefulShutdown, helpRequested, loadConfig } from "#runtime";
-import { STORE_ENV_PREFIX, storeConfigSchema } from "./config.ts";
-import { startStore, storeOptionsFromConfig } from "./server/store-server.ts";
 
 const USAGE = `Usage: npm run store -- [--config <file.toml>] [--<setting> <value> ...]
 
@@ -19,6 +21,8 @@ with the pd cluster at pd.endpoints; the first store of a new cluster bootstraps
 `;
 
 async function main(argv: readonly string[]): Promise<void> {
+  await instrumentGrpc();
+  const { STORE_ENV_PREFIX, storeConfigSchema } = await import("./config.ts");
   if (helpRequested(argv)) {
     process.stdout.write(`${USAGE}\n${describeConfig(storeConfigSchema, { envPrefix: STORE_ENV_PREFIX })}\n`);
     return;
@@ -27,6 +31,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const logger = createLogger({ component: "tikv-store", level: config.log.level });
   const shutdown = new GracefulShutdown({ logger, deadlineMs: config.shutdown.deadline });
   shutdown.installSignalHandlers();
+  const tracing = await startTracing({
+    ...tracingOptionsFromConfig(config.tracing, { serviceName: "tikv-store", dataDir: config.dataDir }),
+    logger,
+  });
+  // Registered first, so it runs last: spans of the shutdown itself are exported too.
+  shutdown.register("tracing", () => tracing.shutdown());
+  if (tracing.enabled && !tracing.grpcInstrumented)
+    logger.warn("grpc-js loaded before tracing: no gRPC spans");
+  const { startStore, storeOptionsFromConfig } = await import("./server/store-server.ts");
   const store = await startStore({ ...storeOptionsFromConfig(config), logger });
   shutdown.register("store", () => store.close());
   // One line tools and tests can wait for: the addresses are final here even when a port was 0.

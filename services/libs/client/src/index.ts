@@ -9,6 +9,27 @@ export {
   type SplitTimestamp,
   splitTimestamp,
 } from "#codec";
+export { BackoffBudgetExceededError } from "./backoff/backoff-budget-exceeded-error.ts";
+export { type BackoffKind, type BackoffKindName, BackoffKinds } from "./backoff/backoff-kind.ts";
+export {
+  type BackoffCause,
+  Backoffer,
+  type BackofferOptions,
+  COMMIT_BUDGET_MS,
+  GET_BUDGET_MS,
+  PREWRITE_BUDGET_MS,
+  SCAN_BUDGET_MS,
+} from "./backoff/backoffer.ts";
+export {
+  decorrelatedJitter,
+  equalJitter,
+  exponentialMs,
+  fullJitter,
+  type JitterInput,
+  type JitterKind,
+  jitteredSleepMs,
+  noJitter,
+} from "./backoff/jitter.ts";
 export { InvalidEndpointError, toGrpcAddress } from "./pd/endpoint-address.ts";
 export { type PdCallOptions, PdClient, type PdMembers, type PdRegion, type PdStore } from "./pd/pd-client.ts";
 export {
@@ -36,3 +57,78 @@ export {
 } from "./pd/pd-errors.ts";
 export type { BackoffPolicy } from "./pd/reconnect-backoff.ts";
 export type { RegionHeartbeatHandlers, RegionHeartbeatStream } from "./pd/region-heartbeat-stream.ts";
+export {
+  type CompareAndSwapResult,
+  RawKvClient,
+  type RawKvClientParts,
+  type RawScanOptions,
+} from "./raw/raw-kv-client.ts";
+export {
+  DEFAULT_MAX_BYTES_PER_REQUEST,
+  DEFAULT_MAX_CONCURRENT_REGION_REQUESTS,
+  DEFAULT_MAX_KEYS_PER_REQUEST,
+  DEFAULT_RAW_BACKOFF_BUDGET_MS,
+  DEFAULT_RAW_REQUEST_TIMEOUT_MS,
+  DEFAULT_SCAN_PAGE_SIZE,
+  type RawKvClientOptions,
+  type RawKvSettings,
+} from "./raw/raw-kv-client-options.ts";
+export { RawKvArgumentError, RawKvClientClosedError, RawKvError } from "./raw/raw-kv-errors.ts";
+export { RawKvMetrics } from "./raw/raw-kv-metrics.ts";
+export type { RawKvPair } from "./raw/region-scan.ts";
+export { type KeyLocation, locationContains, rangeContains } from "./region-cache/key-location.ts";
+export {
+  DEFAULT_REGION_CACHE_TTL_JITTER_MS,
+  DEFAULT_REGION_CACHE_TTL_MS,
+  DEFAULT_SCAN_BATCH_SIZE,
+  type EpochNotMatchOutcome,
+  type KeyGroup,
+  type NotLeaderOutcome,
+  RegionCache,
+  type RegionCacheOptions,
+  type RegionCachePd,
+} from "./region-cache/region-cache.ts";
+export { RegionMissError } from "./region-cache/region-cache-errors.ts";
+export { RegionVerId } from "./region-cache/region-ver-id.ts";
+export type { ReplicaReadMode, RpcContext } from "./region-cache/rpc-context.ts";
+export {
+  type CommandCase,
+  type CommandRequest,
+  type CommandResponse,
+  commandRequest,
+  commandResponse,
+} from "./rpc/batch-command.ts";
+export {
+  RegionCacheMissError,
+  type RegionErrorKind,
+  RegionRequestError,
+  regionErrorKind,
+} from "./rpc/region-errors.ts";
+export {
+  type RegionCommandCase,
+  RegionRequestSender,
+  type RegionRequestSenderOptions,
+  type RegionSendResult,
+} from "./rpc/region-request-sender.ts";
+export { type BackofferFactory, MAX_FREE_RETRIES_IN_A_ROW, RegionRetry } from "./rpc/region-retry.ts";
+export { RpcClient, type RpcSendOptions } from "./rpc/rpc-client.ts";
+export {
+  DEFAULT_CONNECTIONS_PER_STORE,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_MAX_BATCH_WAIT_MS,
+  DEFAULT_MAX_IN_FLIGHT_PER_STREAM,
+  DEFAULT_MAX_PENDING_REQUESTS_PER_STORE,
+  DEFAULT_RECONNECT_POLICY,
+  type ReconnectPolicy,
+  type RpcClientOptions,
+} from "./rpc/rpc-client-options.ts";
+export {
+  RpcClientClosedError,
+  RpcError,
+  RpcProtocolError,
+  RpcQueueFullError,
+  RpcTimeoutError,
+  StoreUnavailableError,
+  UnknownOutcomeError,
+} from "./rpc/rpc-errors.ts";

@@ -1,3 +1,11 @@
+export {
+  fileSink,
+  JsonLinesSpanExporter,
+  type SpanLineSink,
+  type SpanRecord,
+  spanRecord,
+  stdoutSink,
+} from "./json-lines-span-exporter.ts";
 export { type CreateLoggerOptions, createLogger, LOG_LEVELS, type Logger, type LogLevel } from "./logger.ts";
 export {
   assertMetricName,
@@ -14,3 +22,22 @@ export {
   metricName,
   SIZE_BYTES_BUCKETS,
 } from "./metrics.ts";
+export { addSpanEvent, TRACER_NAME, withSpan } from "./spans.ts";
+export {
+  instrumentGrpc,
+  type RunningTracing,
+  startTracing,
+  TracingAlreadyStartedError,
+  TracingConfigError,
+  UNTRACED_GRPC_METHODS,
+} from "./tracing.ts";
+export {
+  DEFAULT_OTLP_ENDPOINT,
+  DEFAULT_SPAN_FILE_NAME,
+  TRACING_EXPORTERS,
+  type TracingConfig,
+  type TracingExporter,
+  type TracingOptions,
+  tracingConfigSchema,
+  tracingOptionsFromConfig,
+} from "./tracing-config.ts";

@@ -4,8 +4,12 @@
  *
  * bigint fields (region ids, timestamps) are written as decimal strings: pino would otherwise fall back to
  * printing them as bare JSON numbers above 2^53, which every JavaScript JSON reader silently rounds.
+ *
+ * A line written while a recorded (sampled) span is active (see tracing.ts) also carries `traceId` and `spanId`, so
+ * the log lines of one request can be found from its trace and the other way round.
  */
 import { hostname } from "node:os";
+import { context, isSpanContextValid, TraceFlags, trace } from "@opentelemetry/api";
 import {
   type Bindings,
   type ChildLoggerOptions,
@@ -37,6 +41,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       level: options.level,
       base: { component: options.component, pid: process.pid, hostname: hostname() },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: activeTraceIds,
       formatters: {
         // Level names read better than pino's numbers for people grepping logs.
         level: (label) => ({ level: label }),
@@ -60,6 +65,14 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     >(this, bigintsToStrings(bindings, 0) as Bindings, childOptions);
   };
   return logger;
+}
+
+/** Only ids of recorded spans: an unsampled span has ids too, but they lead to no exported trace. */
+function activeTraceIds(): { traceId?: string; spanId?: string } {
+  const spanContext = trace.getSpan(context.active())?.spanContext();
+  if (spanContext === undefined || !isSpanContextValid(spanContext)) return {};
+  if ((spanContext.traceFlags & TraceFlags.SAMPLED) === 0) return {};
+  return { traceId: spanContext.traceId, spanId: spanContext.spanId };
 }
 
 /**

@@ -164,7 +164,9 @@ async function startMember(options: PdOptions, logger: Logger, closers: Closers)
   closers.http = () => http.close();
 
   const member = memberInfo(options, clientPort, http);
-  const backend = await (options.openBackend ?? ((self) => openConfiguredBackend(options, self)))(member);
+  const backend = await (options.openBackend ?? ((self) => openConfiguredBackend(options, self, logger)))(
+    member,
+  );
   closers.backend = () => backend.close();
   const clusterId = await resolveClusterId(backend, clock, timers, options.random ?? systemRandom);
   const log = logger.child({ clusterId, member: member.name });
@@ -223,6 +225,9 @@ class LeaderServices {
   private scheduling = false;
   private readonly regionGauge: Gauge;
   private readonly storeGauge: Gauge<"health">;
+  /** Per store, as pd's region heartbeats place them: what balance scheduling works from. */
+  private readonly storeRegionGauge: Gauge<"store">;
+  private readonly storeLeaderGauge: Gauge<"store">;
 
   constructor(
     private readonly options: PdOptions,
@@ -263,6 +268,20 @@ class LeaderServices {
       unit: "count",
       help: "Stores known to this pd member by health (0 on followers)",
       labelNames: ["health"] as const,
+    });
+    this.storeRegionGauge = metrics.gauge({
+      subsystem: "cluster",
+      name: "store_regions",
+      unit: "count",
+      help: "Region replicas on each store, by store id (0 on followers)",
+      labelNames: ["store"] as const,
+    });
+    this.storeLeaderGauge = metrics.gauge({
+      subsystem: "cluster",
+      name: "store_leaders",
+      unit: "count",
+      help: "Region leaders on each store, by store id (0 on followers)",
+      labelNames: ["store"] as const,
     });
   }
 
@@ -314,6 +333,15 @@ class LeaderServices {
     for (const store of this.cluster.stores())
       byHealth.set(store.health, (byHealth.get(store.health) ?? 0) + 1);
     for (const [health, count] of byHealth) this.storeGauge.set({ health }, count);
+    // Reset first, so removed stores (and every store, on a follower) leave no stale series behind.
+    this.storeRegionGauge.reset();
+    this.storeLeaderGauge.reset();
+    for (const store of this.cluster.stores()) {
+      if (store.health === "tombstone") continue;
+      const labels = { store: store.meta.id.toString() };
+      this.storeRegionGauge.set(labels, store.regionCount);
+      this.storeLeaderGauge.set(labels, store.leaderCount);
+    }
   }
 
   /** One scheduling round at a time: a slow round makes the next tick skip rather than pile up. */
@@ -405,13 +433,15 @@ function memberIdOf(name: string): bigint {
   return id === 0n ? 1n : id;
 }
 
-function openConfiguredBackend(options: PdOptions, self: MemberInfo): Promise<PdBackend> {
+function openConfiguredBackend(options: PdOptions, self: MemberInfo, logger: Logger): Promise<PdBackend> {
   if (options.etcdEndpoints.length === 0) return openEmbeddedBackend({ dataDir: options.dataDir, self });
   return openEtcdBackend({
     endpoints: [...options.etcdEndpoints],
     rootPath: options.etcdRootPath,
     self,
     leaseTtlSeconds: options.leaseTtlSeconds,
+    // Without it the backend would log at its own fixed level, apart from the member's configured logger.
+    logger,
   });
 }
 

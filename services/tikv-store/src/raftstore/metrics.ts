@@ -116,7 +116,7 @@ export function createRaftstoreMetrics(factory: MetricFactory): RaftstoreMetrics
       subsystem,
       name: "snapshots",
       unit: "total",
-      help: "Snapshot events (generated, sent, send_failed, received, applied, rejected)",
+      help: "Snapshot events (generated, sent, send_failed, received, receive_failed, applied, rejected)",
       labelNames: ["event"] as const,
     }),
     raftMessagesDropped: factory.counter({

@@ -11,8 +11,11 @@
  * Destruction: a peer that applied its own removal, learned from a member that it was removed
  * (`is_tombstone`), was replaced by a newer peer id on this store, or was found removed by asking pd,
  * writes a Tombstone region state in the same kv batch that clears its data, then deletes its raft log.
+ * The tombstone keeps refusing messages for older peers, and for the destroyed one from memberships no
+ * newer than its own, across restarts; and answers a removed peer that still campaigns with
+ * `is_tombstone`.
  */
-import { raft_serverpb } from "#proto";
+import { metapb, raft_serverpb } from "#proto";
 import { type Message, MessageType, NONE } from "#raft";
 import { WriteBatch } from "#rocksdb";
 import { clearRange, deleteApplyState, putRegionState } from "../engine/kv-engine.ts";
@@ -21,8 +24,9 @@ import { dropPeerSnapshots } from "./peer-snapshot.ts";
 import { InvalidRaftMessageError, messageFromWire } from "./raft-message.ts";
 import { isEpochStale } from "./region-epoch.ts";
 import { RegionNotFoundError } from "./region-errors.ts";
-import { epochOf, findPeer } from "./region-meta.ts";
+import { cloneRegion, epochOf, findPeer } from "./region-meta.ts";
 import type { StoreContext } from "./store-context.ts";
+import type { Tombstone } from "./store-meta.ts";
 
 const NO_EPOCH = { confVer: 0n, version: 0n };
 
@@ -90,16 +94,17 @@ function deliverToPeer(
 ): DropReason {
   if (peer.destroyed || peer.pendingDestroy !== undefined) return "peer_destroyed";
   const toPeerId = envelope.toPeer!.id;
-  if (toPeerId < peer.meta.id) return "stale_target_peer";
   if (toPeerId > peer.meta.id) {
     // A newer peer of this region was added on this store: this one was removed without learning it.
     requestDestroy(context, peer, `replaced by peer ${toPeerId}`);
     return "stale_target_peer";
   }
+  // Also when the message is for an older peer here, destroyed since: its sender is as stale.
   if (isFromStalePeer(peer, envelope)) {
-    if (peer.initialized) sendGcMessage(context, peer, envelope);
+    if (peer.initialized) sendGcMessage(context, peer.meta, peer.region, envelope);
     return "stale_sender";
   }
+  if (toPeerId < peer.meta.id) return "stale_target_peer";
   if (!peer.mailbox.offer({ kind: "raft", message, envelope })) return "mailbox_full";
   peer.peerCache.set(message.from, envelope.fromPeer!);
   context.wake(peer);
@@ -113,18 +118,26 @@ function isFromStalePeer(peer: Peer, envelope: raft_serverpb.RaftMessage): boole
   return senderEpoch.confVer < epochOf(peer.region).confVer;
 }
 
-/** Tells a peer that is no longer a member to destroy itself. */
-function sendGcMessage(context: StoreContext, peer: Peer, envelope: raft_serverpb.RaftMessage): void {
+/**
+ * Tells the sender of `envelope`, no longer a member, to destroy itself; `self` and `region` are this
+ * store's peer (live, or destroyed for a tombstone) and the newer region it knows.
+ */
+function sendGcMessage(
+  context: StoreContext,
+  self: metapb.Peer,
+  region: metapb.Region,
+  envelope: raft_serverpb.RaftMessage,
+): void {
   const target = envelope.fromPeer!;
   context.transport.send(target.storeId, [
     raft_serverpb.RaftMessage.fromPartial({
-      regionId: peer.regionId,
-      fromPeer: peer.meta,
+      regionId: region.id,
+      fromPeer: self,
       toPeer: target,
-      regionEpoch: peer.region.regionEpoch,
+      regionEpoch: region.regionEpoch,
       isTombstone: true,
-      startKey: peer.region.startKey,
-      endKey: peer.region.endKey,
+      startKey: region.startKey,
+      endKey: region.endKey,
     }),
   ]);
 }
@@ -146,10 +159,9 @@ function maybeCreatePeer(
   const { meta } = context;
   const regionId = envelope.regionId;
   const tombstone = meta.tombstones.get(regionId);
-  const senderEpoch = envelope.regionEpoch ?? NO_EPOCH;
   if (tombstone !== undefined) {
-    if (senderEpoch.confVer <= epochOf(tombstone.region).confVer) return "tombstone";
-    if (envelope.toPeer!.id < tombstone.peerId) return "tombstone";
+    const refusal = tombstoneRefusal(context, tombstone, envelope, message);
+    if (refusal !== undefined) return refusal;
   }
   if (!isInitialMessage(message)) return "region_not_found";
   if (meta.overlaps(regionId, envelope.startKey, envelope.endKey).length > 0) {
@@ -159,6 +171,36 @@ function maybeCreatePeer(
   }
   meta.busyRegions.add(regionId);
   void createPeer(context, envelope, message).finally(() => meta.busyRegions.delete(regionId));
+  return undefined;
+}
+
+/**
+ * Why a message for a region whose peer here was destroyed cannot create a new peer (TiKV's tombstone
+ * checks): it comes from a membership no newer than the destroyed peer's, or it is for a peer older than
+ * the destroyed one. The destroyed peer's own id may come back with a newer membership (TinyKV's tests
+ * re-add peer ids; pd never reuses them). A stale candidate that is not a member of the tombstone's newer
+ * region is told to destroy itself, so a removed peer cut off from the rest of its region does not
+ * campaign forever.
+ */
+function tombstoneRefusal(
+  context: StoreContext,
+  tombstone: Tombstone,
+  envelope: raft_serverpb.RaftMessage,
+  message: Message,
+): DropReason {
+  const senderEpoch = envelope.regionEpoch ?? NO_EPOCH;
+  const tombstoneEpoch = epochOf(tombstone.region);
+  const removedSender =
+    isFirstVote(message) &&
+    isEpochStale(senderEpoch, tombstoneEpoch) &&
+    findPeer(tombstone.region, envelope.fromPeer!.id) === undefined;
+  if (removedSender) {
+    const destroyed = metapb.Peer.fromPartial({ id: tombstone.peerId, storeId: context.storeId });
+    sendGcMessage(context, destroyed, tombstone.region, envelope);
+    return "tombstone_stale_sender";
+  }
+  if (senderEpoch.confVer <= tombstoneEpoch.confVer) return "tombstone";
+  if (envelope.toPeer!.id < tombstone.peerId) return "tombstone";
   return undefined;
 }
 
@@ -223,16 +265,17 @@ export async function destroyPeer(context: StoreContext, peer: Peer): Promise<vo
   peer.destroyed = true;
   meta.peers.delete(regionId);
   meta.busyRegions.add(regionId);
+  const tombstone = tombstoneRegion(peer);
   if (peer.initialized) {
     meta.ranges.removeById(regionId);
-    meta.tombstones.set(regionId, { region: peer.region, peerId: peer.meta.id });
+    meta.tombstones.set(regionId, { region: tombstone, peerId: peer.meta.id });
   }
   failEverything(peer);
   dropPeerSnapshots(context, peer);
   try {
     if (peer.initialized) {
       const batch = new WriteBatch();
-      putRegionState(batch, regionId, { state: raft_serverpb.PeerState.TOMBSTONE, region: peer.region });
+      putRegionState(batch, regionId, { state: raft_serverpb.PeerState.TOMBSTONE, region: tombstone });
       clearRange(batch, peer.region);
       deleteApplyState(batch, regionId);
       await engines.kvEngine.write(batch, { sync: true });
@@ -247,6 +290,17 @@ export async function destroyPeer(context: StoreContext, peer: Peer): Promise<vo
   context.metrics.regions.set(meta.peers.size);
   context.logger.info({ regionId, peerId: peer.meta.id, reason }, "peer destroyed");
   context.regionChanged(regionId);
+}
+
+/**
+ * The region a tombstone records: as the peer last knew it, with the destroyed peer in its peer list even
+ * when its own removal already took it out, so a restarted store still knows which peer id it destroyed
+ * (RegionLocalState has no other place for it) and keeps refusing messages for older peers.
+ */
+function tombstoneRegion(peer: Peer): metapb.Region {
+  if (findPeer(peer.region, peer.meta.id) !== undefined) return peer.region;
+  const region = cloneRegion(peer.region);
+  return { ...region, peers: [...region.peers, peer.meta] };
 }
 
 function destroyReasonLabel(reason: string): string {

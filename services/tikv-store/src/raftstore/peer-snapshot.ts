@@ -3,21 +3,22 @@
  *
  * Leader side: raft asks storage for a snapshot; storage answers "temporarily unavailable" and the store
  * generates one from a consistent kv engine view pinned right after a turn's apply (so it holds exactly
- * the state at the applied index), measures its stream, and offers it to raft, which sends it on its
- * next try. A MsgSnapshot in a Ready goes through the transport's snapshot stream instead of the raft
- * stream; its outcome is reported back to raft.
+ * the state at the applied index) and offers it to raft, which sends it on its next try. The stream is
+ * produced from the pinned view while it is sent, once per send. A MsgSnapshot in a Ready goes through
+ * the transport's snapshot stream instead of the raft stream; its outcome is reported back to raft.
  *
  * Follower side: a received snapshot is checked (it must name this peer, be newer than what the peer
  * applied, and not overlap another region here), its range is reserved, it is staged on disk whole, and
  * only then is its raft message stepped; if raft accepts it, the Ready carries it and the store loop
- * installs it before persisting anything else of that Ready.
+ * installs it (off the loop's critical path) before persisting anything else of that Ready.
  */
 import { type metapb, raft_serverpb } from "#proto";
 import type { HardState, Message, Snapshot } from "#raft";
-import { applySnapshot } from "../snapshot/snapshot-applier.ts";
+import { type AppliedSnapshot, applySnapshot } from "../snapshot/snapshot-applier.ts";
 import { type GeneratedSnapshot, generateSnapshot } from "../snapshot/snapshot-generator.ts";
 import { receiveSnapshot } from "../snapshot/snapshot-receiver.ts";
 import type { SnapshotKey } from "../snapshot/snapshot-store.ts";
+import { type KeyRange, rangeDifference } from "./key-range-difference.ts";
 import { envelopeOf } from "./outbox.ts";
 import type { Peer } from "./peer.ts";
 import { messageFromWire } from "./raft-message.ts";
@@ -78,30 +79,23 @@ async function finishGeneration(
     context.logger.warn({ regionId: peer.regionId, err: error }, "snapshot generation failed");
     return;
   }
-  try {
-    // The receiver checks it got every byte announced, so the stream is measured before it is offered.
-    let sizeBytes = 0;
-    for await (const chunk of generated.chunks) sizeBytes += chunk.byteLength;
-    const { index, term, confState, data } = generated.metadata;
-    const announced = raft_serverpb.RaftSnapshotData.encode({
-      ...raft_serverpb.RaftSnapshotData.decode(data),
-      fileSize: BigInt(sizeBytes),
-    }).finish();
-    if (peer.destroyed) throw new Error("the peer was destroyed");
-    const snapshot: Snapshot = { metadata: { index, term, confState }, data: announced };
-    replaceOutgoing(peer, {
-      snapshot,
-      generated,
-      sends: 0,
-      lastUsedMs: context.clock.monotonicMs(),
-      released: false,
-    });
-    peer.storage.offerSnapshot(snapshot);
-    context.metrics.snapshots.inc({ event: "generated" });
-  } catch (error) {
+  const { index, term, confState, data, region } = generated.metadata;
+  // The region may have changed while the view was read (a conf change applied meanwhile): such a
+  // snapshot misses a peer added since, which would refuse it. Raft asks again and gets a fresh one.
+  if (peer.destroyed || isEpochStale(epochOf(region), epochOf(peer.region))) {
     await generated.release();
-    context.logger.warn({ regionId: peer.regionId, err: error }, "snapshot generation failed");
+    return;
   }
+  const snapshot: Snapshot = { metadata: { index, term, confState }, data };
+  replaceOutgoing(peer, {
+    snapshot,
+    generated,
+    sends: 0,
+    lastUsedMs: context.clock.monotonicMs(),
+    released: false,
+  });
+  peer.storage.offerSnapshot(snapshot, epochOf(region));
+  context.metrics.snapshots.inc({ event: "generated" });
 }
 
 function replaceOutgoing(peer: Peer, next: OutgoingSnapshot | undefined): void {
@@ -121,7 +115,7 @@ export function expireOutgoingSnapshot(context: StoreContext, peer: Peer, nowMs:
   const outgoing = peer.outgoingSnapshot;
   if (outgoing === undefined || outgoing.sends > 0) return;
   if (nowMs - outgoing.lastUsedMs < context.config.snapshotTimeToLiveMs) return;
-  peer.storage.offerSnapshot(undefined);
+  peer.storage.forgetSnapshot();
   replaceOutgoing(peer, undefined);
 }
 
@@ -173,7 +167,7 @@ export function sendSnapshotMessage(context: StoreContext, peer: Peer, message: 
  */
 export function invalidateOutgoingSnapshot(peer: Peer): void {
   if (peer.outgoingSnapshot === undefined) return;
-  peer.storage.offerSnapshot(undefined);
+  peer.storage.forgetSnapshot();
   replaceOutgoing(peer, undefined);
 }
 
@@ -186,14 +180,16 @@ export function dropPeerSnapshots(context: StoreContext, peer: Peer): void {
 // ---- follower side ---------------------------------------------------------------------------------------
 
 /**
- * Checks a received snapshot, reserves its range and stages it; once staged, its raft message is queued
- * for the peer. Throws SnapshotRefusedError when the store cannot take it.
+ * Checks a received snapshot, reserves its range (synchronously, before anything is read) and stages it;
+ * once staged and verified, its raft message is queued for the peer and the promise resolves, so the
+ * sender hears of success only for a snapshot this store holds whole. Rejects with SnapshotRefusedError
+ * when the store cannot take it, and with the receive's error for a broken or corrupt stream.
  */
-export function acceptSnapshot(
+export async function acceptSnapshot(
   context: StoreContext,
   envelope: raft_serverpb.RaftMessage,
   chunks: AsyncIterable<Uint8Array>,
-): void {
+): Promise<void> {
   const regionId = envelope.regionId;
   const refusal = (reason: string): SnapshotRefusedError => {
     context.metrics.snapshots.inc({ event: "rejected" });
@@ -212,7 +208,14 @@ export function acceptSnapshot(
   const key: SnapshotKey = { regionId, index: snapshot.metadata.index, term: snapshot.metadata.term };
   context.meta.pendingSnapshots.set(regionId, region);
   peer.incomingSnapshot = { key, region };
-  void stageSnapshot(context, peer, key, chunks, message, envelope);
+  await stageSnapshot(context, peer, key, chunks);
+  if (peer.destroyed || peer.incomingSnapshot?.key !== key) {
+    await context.engines.snapshotStore.delete(key);
+    throw refusal("the peer went away while the snapshot was received");
+  }
+  context.metrics.snapshots.inc({ event: "received" });
+  peer.mailbox.push({ kind: "raft", message, envelope });
+  context.wake(peer);
 }
 
 function snapshotRegion(snapshot: Snapshot, regionId: bigint): metapb.Region {
@@ -253,23 +256,15 @@ async function stageSnapshot(
   peer: Peer,
   key: SnapshotKey,
   chunks: AsyncIterable<Uint8Array>,
-  message: Message,
-  envelope: raft_serverpb.RaftMessage,
 ): Promise<void> {
   try {
     await receiveSnapshot(context.engines.snapshotStore, key, chunks);
   } catch (error) {
     context.logger.warn({ regionId: peer.regionId, err: error }, "staging a received snapshot failed");
-    discardIncomingSnapshot(context, peer);
-    return;
+    context.metrics.snapshots.inc({ event: "receive_failed" });
+    if (peer.incomingSnapshot?.key === key) discardIncomingSnapshot(context, peer);
+    throw error;
   }
-  if (peer.destroyed || peer.incomingSnapshot?.key !== key) {
-    await context.engines.snapshotStore.delete(key);
-    return;
-  }
-  context.metrics.snapshots.inc({ event: "received" });
-  peer.mailbox.push({ kind: "raft", message, envelope });
-  context.wake(peer);
 }
 
 /** Raft did not take the staged snapshot (or the peer went away): free its range and its file. */
@@ -284,15 +279,17 @@ export function discardIncomingSnapshot(context: StoreContext, peer: Peer): void
 }
 
 /**
- * Installs the snapshot raft accepted in this turn's Ready (before anything else of the Ready is
- * persisted): kv data, apply state and region meta, then the raft log reset; then the peer adopts it.
+ * Starts installing the snapshot raft accepted in a Ready: kv data, apply state and region meta, then the
+ * raft log reset, all on the engines (snapshot-applier.ts). Checks and reads the store's bookkeeping now,
+ * synchronously; the store loop keeps the peer's Ready (and the peer) waiting until the returned promise
+ * settles and then calls `adoptInstalledSnapshot`, so other regions run meanwhile.
  */
-export async function installSnapshot(
+export function installSnapshot(
   context: StoreContext,
   peer: Peer,
   snapshot: Snapshot,
   hardState: HardState | undefined,
-): Promise<void> {
+): Promise<AppliedSnapshot> {
   const incoming = peer.incomingSnapshot;
   const { index, term } = snapshot.metadata;
   if (incoming === undefined || incoming.key.index !== index || incoming.key.term !== term) {
@@ -301,20 +298,34 @@ export async function installSnapshot(
       `raft accepted snapshot (${index}, ${term}) that was not staged`,
     );
   }
-  const applied = await applySnapshot(
+  return applySnapshot(
     {
       kvEngine: context.engines.kvEngine,
       raftLogStore: context.engines.raftLogStore,
       snapshotStore: context.engines.snapshotStore,
     },
     incoming.key,
-    hardState,
+    { hardState, abandonedRanges: abandonedRanges(context, peer, incoming.region) },
   );
+}
+
+/** The installed snapshot's state becomes the peer's (run by the store loop, like every peer change). */
+export function adoptInstalledSnapshot(context: StoreContext, peer: Peer, applied: AppliedSnapshot): void {
   peer.incomingSnapshot = undefined;
   context.meta.pendingSnapshots.delete(peer.regionId);
-  adoptSnapshot(context, peer, applied.region, index, term);
+  adoptSnapshot(context, peer, applied.region, applied.key.index, applied.key.term);
   peer.storage.hardState = applied.raftState.hardState;
   context.metrics.snapshots.inc({ event: "applied" });
+}
+
+/**
+ * What the peer held that the snapshot's region no longer covers (the peer missed a split, so its old
+ * range is larger) and no other region here owns: nobody else would ever clear it.
+ */
+function abandonedRanges(context: StoreContext, peer: Peer, region: metapb.Region): KeyRange[] {
+  if (!peer.initialized) return [];
+  const owned = context.meta.overlaps(peer.regionId, peer.region.startKey, peer.region.endKey);
+  return rangeDifference(peer.region, [region, ...owned]);
 }
 
 function adoptSnapshot(

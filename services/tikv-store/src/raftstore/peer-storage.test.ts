@@ -16,7 +16,13 @@ const entry = (index: number, term: number, size = 4): Entry => ({
   data: new Uint8Array(size),
 });
 
-function storage(wanted: { count: number } = { count: 0 }): PeerStorage {
+interface Environment {
+  /** Snapshots asked for. */
+  wanted: number;
+  epoch: { confVer: bigint; version: bigint };
+}
+
+function storage(environment: Environment = { wanted: 0, epoch: { confVer: 1n, version: 1n } }): PeerStorage {
   return new PeerStorage(
     {
       hardState: { term: 5, vote: 0, commit: 5 },
@@ -25,7 +31,10 @@ function storage(wanted: { count: number } = { count: 0 }): PeerStorage {
       truncatedTerm: 5,
       entries: [entry(6, 5), entry(7, 5), entry(8, 6)],
     },
-    () => wanted.count++,
+    {
+      onSnapshotWanted: () => environment.wanted++,
+      currentEpoch: () => environment.epoch,
+    },
   );
 }
 
@@ -72,18 +81,37 @@ test("compaction and snapshots move the first index", () => {
   assert.deepEqual(log.initialState().confState.voters, [1, 2]);
 });
 
+const snapshotAt = (index: number) => ({
+  metadata: { index, term: 5, confState: { voters: [1], learners: [] } },
+  data: new Uint8Array(0),
+});
+
 test("a snapshot is generated on demand and only offered while it covers the log's start", () => {
-  const wanted = { count: 0 };
-  const log = storage(wanted);
+  const environment = { wanted: 0, epoch: { confVer: 1n, version: 1n } };
+  const log = storage(environment);
   assert.throws(() => log.snapshot(), SnapshotTemporarilyUnavailableError);
-  assert.equal(wanted.count, 1);
-  const snapshot = {
-    metadata: { index: 7, term: 5, confState: { voters: [1], learners: [] } },
-    data: new Uint8Array(0),
-  };
-  log.offerSnapshot(snapshot);
+  assert.equal(environment.wanted, 1);
+  const snapshot = snapshotAt(7);
+  log.offerSnapshot(snapshot, { confVer: 1n, version: 1n });
   assert.equal(log.snapshot(), snapshot);
   log.compactTo(8);
   assert.throws(() => log.snapshot(), SnapshotTemporarilyUnavailableError, "older than the truncated index");
-  assert.equal(wanted.count, 2);
+  assert.equal(environment.wanted, 2);
+});
+
+test("a snapshot of an older region epoch is regenerated instead of sent", () => {
+  const environment = { wanted: 0, epoch: { confVer: 1n, version: 1n } };
+  const log = storage(environment);
+  const snapshot = snapshotAt(8);
+  log.offerSnapshot(snapshot, { confVer: 1n, version: 1n });
+  // A learner was added after the snapshot was generated: the snapshot does not name it.
+  environment.epoch = { confVer: 2n, version: 1n };
+  assert.throws(() => log.snapshot(), SnapshotTemporarilyUnavailableError, "older membership");
+  assert.equal(environment.wanted, 1);
+  const fresh = snapshotAt(8);
+  log.offerSnapshot(fresh, { confVer: 2n, version: 1n });
+  assert.equal(log.snapshot(), fresh);
+  environment.epoch = { confVer: 2n, version: 2n };
+  assert.throws(() => log.snapshot(), SnapshotTemporarilyUnavailableError, "older key range");
+  assert.equal(environment.wanted, 2);
 });

@@ -4,6 +4,7 @@
  * compacted is kept in memory as well (log GC bounds how many); the store loop updates this object only
  * after the raft engine write that made the change durable.
  */
+import type { metapb } from "#proto";
 import {
   CompactedError,
   type ConfState,
@@ -16,6 +17,20 @@ import {
   type Storage,
   UnavailableError,
 } from "#raft";
+
+/** What the storage asks of its peer: the region epoch now, and a snapshot generated in the background. */
+export interface PeerStorageHooks {
+  /** Asks for a snapshot to be generated; it arrives later via `offerSnapshot`. */
+  readonly onSnapshotWanted: () => void;
+  /** The region's epoch as of the applied index. */
+  readonly currentEpoch: () => metapb.RegionEpoch;
+}
+
+/** A generated snapshot and the epoch of the region it holds. */
+interface OfferedSnapshot {
+  readonly snapshot: Snapshot;
+  readonly epoch: metapb.RegionEpoch;
+}
 
 /** A broken assumption about the log: continuing could serve or lose the wrong entries. */
 export class PeerStorageInvariantError extends Error {
@@ -41,12 +56,11 @@ export class PeerStorage implements Storage {
   private log: Entry[];
   private logSizeBytes = 0;
   /** The latest generated snapshot the leader may send, if any. */
-  private availableSnapshot: Snapshot | undefined;
+  private availableSnapshot: OfferedSnapshot | undefined;
 
-  /** `onSnapshotWanted` asks for a snapshot to be generated; it arrives later via `offerSnapshot`. */
   constructor(
     state: PeerStorageState,
-    private readonly onSnapshotWanted: () => void,
+    private readonly hooks: PeerStorageHooks,
   ) {
     this.hardState = state.hardState;
     this.confState = state.confState;
@@ -118,20 +132,35 @@ export class PeerStorage implements Storage {
   }
 
   snapshot(): Snapshot {
-    const snapshot = this.availableSnapshot;
-    // A snapshot older than the log's start would leave the follower needing entries nobody has.
-    if (snapshot !== undefined && snapshot.metadata.index >= this.truncatedIndexValue) return snapshot;
-    this.onSnapshotWanted();
+    const offered = this.availableSnapshot;
+    if (offered !== undefined && this.isUsable(offered)) return offered.snapshot;
+    this.availableSnapshot = undefined;
+    this.hooks.onSnapshotWanted();
     throw new SnapshotTemporarilyUnavailableError();
   }
 
-  /** A generated snapshot is ready to be handed to raft (or forgotten, with undefined). */
-  offerSnapshot(snapshot: Snapshot | undefined): void {
-    this.availableSnapshot = snapshot;
+  /**
+   * A snapshot older than the log's start would leave the follower needing entries nobody has; one of an
+   * older epoch (TiKV's validate_snap) describes a membership or range the region has left: a peer added
+   * since is missing from it and refuses it, so it would never catch up.
+   */
+  private isUsable({ snapshot, epoch }: OfferedSnapshot): boolean {
+    const current = this.hooks.currentEpoch();
+    return (
+      snapshot.metadata.index >= this.truncatedIndexValue &&
+      epoch.confVer >= current.confVer &&
+      epoch.version >= current.version
+    );
   }
 
-  get offeredSnapshot(): Snapshot | undefined {
-    return this.availableSnapshot;
+  /** A generated snapshot of the region at `epoch` is ready to be handed to raft. */
+  offerSnapshot(snapshot: Snapshot, epoch: metapb.RegionEpoch): void {
+    this.availableSnapshot = { snapshot, epoch };
+  }
+
+  /** The offered snapshot is going away (released, or the region changed). */
+  forgetSnapshot(): void {
+    this.availableSnapshot = undefined;
   }
 
   /** Entries of a durable Ready: replaces any conflicting suffix from the first new index on. */

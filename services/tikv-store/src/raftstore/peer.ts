@@ -24,7 +24,7 @@ import { PeerStorage } from "./peer-storage.ts";
 import { type Proposal, ProposalQueue } from "./proposal.ts";
 import type { RaftstoreConfig } from "./raftstore-config.ts";
 import { PeerReads } from "./read-path.ts";
-import { confStateOfRegion, peerIdToNode } from "./region-meta.ts";
+import { confStateOfRegion, epochOf, peerIdToNode } from "./region-meta.ts";
 
 export class PeerInvariantError extends Error {
   override readonly name = "PeerInvariantError";
@@ -125,8 +125,11 @@ export class Peer {
         truncatedTerm: init.truncatedTerm,
         entries: init.entries,
       },
-      () => {
-        this.snapshotWanted = true;
+      {
+        onSnapshotWanted: () => {
+          this.snapshotWanted = true;
+        },
+        currentEpoch: () => epochOf(this.region),
       },
     );
     this.rawNode = new RawNode(

@@ -2,7 +2,8 @@
  * Region splits. The checker measures a leader's region (size and key count, by scanning its data) once
  * it has grown by a sixteenth of the split thresholds since the last measure; over the thresholds it
  * asks pd for ids (AskBatchSplit) and proposes a BatchSplit at the keys the measure chose. An explicit
- * split (pd operator, ctl, tests) takes the same path with given keys.
+ * split (pd operator, ctl, tests) takes the same path with given keys, or, without keys (pd's SCAN and
+ * APPROXIMATE policies), at the key that halves the region's data.
  */
 import { compareBytes } from "#codec";
 import type { metapb, raft_cmdpb } from "#proto";
@@ -64,6 +65,44 @@ async function runSplitCheck(context: StoreContext, peer: Peer): Promise<void> {
   const over = estimate.sizeBytes > config.regionMaxSizeBytes || estimate.keys > config.regionSplitKeys;
   if (!over || estimate.splitKeys.length === 0 || peer.destroyed || !peer.isLeader) return;
   await proposeSplit(context, peer, estimate.splitKeys);
+}
+
+/**
+ * The key that splits the region's data in two halves by size (TiKV's half split), from one consistent
+ * view measured twice: once for the total, once to find where half of it is reached. Undefined when the
+ * region holds fewer than two raw keys (no key leaves data on both sides).
+ */
+export async function middleSplitKey(
+  context: StoreContext,
+  region: metapb.Region,
+): Promise<Uint8Array | undefined> {
+  const view = context.engines.kvEngine.snapshot();
+  try {
+    const maxKeys = context.config.splitCheckMaxKeys;
+    const whole = await measureRegion(view, region, {
+      splitSizeBytes: Number.POSITIVE_INFINITY,
+      splitKeys: Number.POSITIVE_INFINITY,
+      maxKeys,
+      maxSplitKeys: 0,
+    });
+    if (whole.keys < 2) return undefined;
+    const half = await measureRegion(view, region, {
+      splitSizeBytes: Math.max(1, Math.floor(whole.sizeBytes / 2)),
+      splitKeys: Number.POSITIVE_INFINITY,
+      maxKeys,
+      maxSplitKeys: 1,
+    });
+    return half.splitKeys[0];
+  } finally {
+    await view.release();
+  }
+}
+
+/** Splits at the middle of the region's data; fails when there is no key to split at. */
+export async function proposeHalfSplit(context: StoreContext, peer: Peer): Promise<metapb.Region[]> {
+  const key = await middleSplitKey(context, peer.region);
+  if (key === undefined) throw new InvalidSplitError(peer.regionId, "the region holds no key to split at");
+  return proposeSplit(context, peer, [key]);
 }
 
 /** Asks pd for ids and proposes the split; resolves with the regions it produced (parent first). */

@@ -12,9 +12,10 @@
  *      the synced raft log replays it), then proposers and readers are answered;
  *   8. advance; destroyed peers are torn down; snapshots are generated; periodic jobs run.
  *
- * Only one turn runs at a time, and only turns touch raft state or write the engines, so everything a
- * turn does is serialized. Any failure inside a turn is fatal: the store stops rather than continue with
- * engines and raft state that may disagree.
+ * Only one turn runs at a time, and only turns touch raft state or in-memory region state, so everything
+ * a turn does is serialized. The one engine writer besides turns is a snapshot install, confined to its
+ * region's keys, which no turn writes meanwhile. Any failure inside a turn or an install is fatal: the
+ * store stops rather than continue with engines and raft state that may disagree.
  */
 import type { metapb, raft_cmdpb } from "#proto";
 import {
@@ -30,6 +31,7 @@ import {
 import { WriteBatch } from "#rocksdb";
 import type { TimerHandle } from "#runtime";
 import { rawBatchGet } from "../engine/kv-engine.ts";
+import type { AppliedSnapshot } from "../snapshot/snapshot-applier.ts";
 import { type AppliedEntry, type ApplyEffect, type ApplyState, ApplyTurn, applyEntries } from "./apply.ts";
 import { overlayKey } from "./apply-overlay.ts";
 import { initialRaftState } from "./initial-state.ts";
@@ -38,6 +40,7 @@ import { Peer } from "./peer.ts";
 import { checkStalePeer, destroyPeer, routeRaftMessage } from "./peer-lifecycle.ts";
 import type { PeerTask, PendingCommand } from "./peer-mailbox.ts";
 import {
+  adoptInstalledSnapshot,
   discardIncomingSnapshot,
   expireOutgoingSnapshot,
   installSnapshot,
@@ -70,6 +73,21 @@ interface PeerReady {
   readonly ready: Ready;
 }
 
+/** A snapshot installing in the background; its peer's Ready waits for it. */
+interface SnapshotInstall {
+  readonly ready: Ready;
+  readonly settled: Promise<void>;
+  applied?: AppliedSnapshot;
+  failure?: Error;
+}
+
+/** Runs the loop's next turn later (never synchronously): setImmediate, or a simulation's scheduler. */
+export type TurnScheduler = (turn: () => void) => void;
+
+export const immediateTurnScheduler: TurnScheduler = (turn) => {
+  setImmediate(turn);
+};
+
 export class StoreLoopInvariantError extends Error {
   override readonly name = "StoreLoopInvariantError";
 }
@@ -80,6 +98,8 @@ export class StoreLoop {
   private readonly initialRaftStates = new Set<Peer>();
   /** Peers whose truncated log entries wait to be deleted from the raft engine. */
   private readonly logGcPending = new Set<Peer>();
+  /** Snapshots installing in the background, by peer. */
+  private readonly installs = new Map<Peer, SnapshotInstall>();
   private scheduled = false;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -94,6 +114,7 @@ export class StoreLoop {
   constructor(
     private readonly context: StoreContext,
     private readonly onFatal: (error: Error) => void,
+    private readonly scheduleTurn: TurnScheduler = immediateTurnScheduler,
   ) {
     const now = context.clock.monotonicMs();
     this.lastTickMs = now;
@@ -129,17 +150,18 @@ export class StoreLoop {
     this.schedule();
   }
 
-  /** Stops scheduling turns and waits for the one in progress. */
+  /** Stops scheduling turns and waits for the one in progress and for snapshots being installed. */
   async close(): Promise<void> {
     this.closed = true;
     this.tickTimer?.cancel();
     await this.running;
+    await Promise.all([...this.installs.values()].map((install) => install.settled));
   }
 
   private schedule(): void {
     if (this.scheduled || this.running !== undefined || this.closed || this.failure !== undefined) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.scheduleTurn(() => {
       this.scheduled = false;
       if (this.closed || this.failure !== undefined) return;
       this.running = this.runTurn().finally(() => {
@@ -166,18 +188,17 @@ export class StoreLoop {
     this.turnNumber++;
     const ticks = this.takeTicks(nowMs);
     const peers = this.takePeers(ticks > 0);
-    for (const peer of peers) this.handleInputs(peer, ticks, nowMs);
-    const readys = this.collectReadys(peers);
+    const resumed = this.takeInstalledSnapshots();
+    const waiting = (peer: Peer): boolean => this.installs.has(peer) || resumed.has(peer);
+    for (const peer of peers) if (!waiting(peer)) this.handleInputs(peer, ticks, nowMs);
+    const collected = this.collectReadys(peers.filter((peer) => !waiting(peer)));
     const outbox = new Outbox();
-    for (const { peer, ready } of readys) {
+    for (const { peer, ready } of collected) {
       if (ready.softState !== undefined) this.onSoftState(peer, ready);
       this.queueMessages(peer, ready.messages, outbox);
     }
     outbox.flush(this.context.transport);
-    for (const { peer, ready } of readys) {
-      if (ready.snapshot !== undefined)
-        await installSnapshot(this.context, peer, ready.snapshot, ready.hardState);
-    }
+    const readys = [...resumed.values(), ...this.startSnapshotInstalls(collected)];
     await this.persist(readys);
     for (const { peer, ready } of readys) {
       peer.rawNode.onPersisted(ready.number);
@@ -357,6 +378,48 @@ export class StoreLoop {
       }
       outbox.add(toPeer.storeId, envelopeOf(peer, message, toPeer));
     }
+  }
+
+  // ---- 4. snapshots -------------------------------------------------------------------------------------
+
+  /** Sets aside the Readys that carry a snapshot, installing it in the background; returns the rest. */
+  private startSnapshotInstalls(readys: readonly PeerReady[]): PeerReady[] {
+    const rest: PeerReady[] = [];
+    for (const peerReady of readys) {
+      const { peer, ready } = peerReady;
+      if (ready.snapshot === undefined) {
+        rest.push(peerReady);
+        continue;
+      }
+      const started = installSnapshot(this.context, peer, ready.snapshot, ready.hardState);
+      const install: SnapshotInstall = {
+        ready,
+        settled: started.then(
+          (applied) => {
+            install.applied = applied;
+          },
+          (error: unknown) => {
+            install.failure = error instanceof Error ? error : new Error(String(error));
+          },
+        ),
+      };
+      void install.settled.then(() => this.wake(peer));
+      this.installs.set(peer, install);
+    }
+    return rest;
+  }
+
+  /** Peers whose snapshot is installed, with the Ready that waited for it. A failed install is fatal. */
+  private takeInstalledSnapshots(): Map<Peer, PeerReady> {
+    const resumed = new Map<Peer, PeerReady>();
+    for (const [peer, install] of this.installs) {
+      if (install.failure !== undefined) throw install.failure;
+      if (install.applied === undefined) continue;
+      this.installs.delete(peer);
+      adoptInstalledSnapshot(this.context, peer, install.applied);
+      resumed.set(peer, { peer, ready: install.ready });
+    }
+    return resumed;
   }
 
   // ---- 5. persist ----------------------------------------------------------------------------------------
@@ -622,8 +685,11 @@ export class StoreLoop {
     outbox: Outbox,
   ): Promise<void> {
     const doomed = new Set<Peer>();
-    for (const peer of peers) if (peer.pendingDestroy !== undefined && !peer.destroyed) doomed.add(peer);
-    for (const { peer } of readys) if (peer.pendingDestroy !== undefined && !peer.destroyed) doomed.add(peer);
+    // A peer whose snapshot is being installed goes once the install is done and its Ready handled.
+    const isDoomed = (peer: Peer) =>
+      peer.pendingDestroy !== undefined && !peer.destroyed && !this.installs.has(peer);
+    for (const peer of peers) if (isDoomed(peer)) doomed.add(peer);
+    for (const { peer } of readys) if (isDoomed(peer)) doomed.add(peer);
     for (const peer of doomed) {
       // A removed leader hands over with MsgTimeoutNow; let it out before the peer goes.
       if (peer.rawNode.hasReady()) this.queueMessages(peer, peer.rawNode.ready().messages, outbox);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EpochNotMatchError, KeyNotInRegionError } from "./region-errors.ts";
+import { EpochNotMatchError, KeyNotInRegionError, NotLeaderError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
+import { InvalidSplitError } from "./split-checker.ts";
 import { FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 const letters = "abcdefghijklmnopqrstuvwxyz".split("");
@@ -26,9 +27,23 @@ test("an explicit split leaves two regions that both serve, and stale epochs lea
     assert.equal(await cluster.get("b"), "left-after-split");
     assert.equal(await cluster.get("x"), "right-after-split");
 
-    const leftLeader = await cluster.waitForLeader(FIRST_REGION_ID);
+    // Whichever store leads now (a busy machine may move leadership), the stale epoch is what it refuses.
+    const staleWrite = () =>
+      cluster.retry("a write with the stale epoch", async () => {
+        const route = cluster.routeRegion(FIRST_REGION_ID);
+        const stale = { ...route.context, regionEpoch: before.region.regionEpoch };
+        try {
+          await route.store.write(stale, [{ type: "put", key: text("c"), value: text("stale") }]);
+        } catch (error) {
+          if (error instanceof NotLeaderError) throw error;
+          return error;
+        }
+        return undefined;
+      });
     await assert.rejects(
-      leftLeader.write(before.context, [{ type: "put", key: text("c"), value: text("stale") }]),
+      staleWrite().then((error) => {
+        throw error ?? new Error("the stale write succeeded");
+      }),
       (error: unknown) => {
         assert.ok(error instanceof EpochNotMatchError);
         const ids = error.currentRegions.map((region) => region.id).sort();
@@ -120,6 +135,34 @@ test("a split under message loss completes on every store", async () => {
         async () => (await cluster.localGet(storeId, "z")) === "after",
       );
     }
+  } finally {
+    await cluster.close();
+  }
+});
+
+test("a split without keys splits at the middle of the region's data", async () => {
+  const cluster = await TestCluster.start({ storeCount: 3 });
+  try {
+    await cluster.put("only", "one key");
+    await assert.rejects(
+      cluster.retry("half split of one key", async () =>
+        cluster.routeRegion(FIRST_REGION_ID).store.splitRegion(FIRST_REGION_ID, []),
+      ),
+      InvalidSplitError,
+      "one key cannot split",
+    );
+    // Twenty equal-sized keys: the middle by size is the eleventh key in order.
+    const keys = Array.from({ length: 20 }, (_, index) => `key-${String(index).padStart(2, "0")}`);
+    await cluster.delete("only");
+    for (const key of keys) await cluster.put(key, "v".repeat(50));
+    const regions = await cluster.retry("half split", async () =>
+      cluster.routeRegion(FIRST_REGION_ID).store.splitRegion(FIRST_REGION_ID, []),
+    );
+    assert.equal(regions.length, 2);
+    assert.equal(Buffer.from(regions[0]!.endKey).toString(), "key-10");
+    assert.equal(Buffer.from(regions[1]!.startKey).toString(), "key-10");
+    await cluster.waitForLeader(regions[1]!.id);
+    for (const key of keys) assert.equal(await cluster.get(key), "v".repeat(50));
   } finally {
     await cluster.close();
   }

@@ -51,7 +51,7 @@ import {
   StoreNotMatchError,
 } from "./region-errors.ts";
 import { cloneRegion, findPeer, findPeerOnStore, isLearner, peerIdToNode } from "./region-meta.ts";
-import { proposeSplit } from "./split-checker.ts";
+import { proposeHalfSplit, proposeSplit } from "./split-checker.ts";
 import {
   type RaftstorePdClient,
   type RaftTransport,
@@ -59,7 +59,7 @@ import {
   type StoreEngines,
   type StoreObserver,
 } from "./store-context.ts";
-import { StoreLoop } from "./store-loop.ts";
+import { StoreLoop, type TurnScheduler } from "./store-loop.ts";
 import { StoreMeta } from "./store-meta.ts";
 import { recoverRegions } from "./store-recovery.ts";
 import { submitCommand } from "./submit-command.ts";
@@ -82,6 +82,8 @@ export interface StoreOptions {
   readonly random?: Random;
   /** Called when an invariant breaks or an engine write fails; the store has stopped. Default: crash. */
   readonly onFatal?: (error: Error) => void;
+  /** How the store loop schedules its turns (default setImmediate; a deterministic simulation's own). */
+  readonly scheduleTurn?: TurnScheduler;
 }
 
 /** The region a request is for, as the client believes it is (kvrpcpb.Context satisfies this). */
@@ -166,7 +168,7 @@ export class Store {
       );
       const loaded = await recoverRegions(context);
       context.logger.info({ regions: loaded }, "raftstore recovered its regions");
-      const loop = new StoreLoop(context, options.onFatal ?? crash);
+      const loop = new StoreLoop(context, options.onFatal ?? crash, options.scheduleTurn);
       const store = new Store(context, loop, raftEngine);
       loop.start();
       for (const peer of context.meta.peers.values()) context.wake(peer);
@@ -315,10 +317,14 @@ export class Store {
     }
   }
 
-  /** Takes a whole received snapshot; throws SnapshotRefusedError when the store cannot install it now. */
-  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): void {
+  /**
+   * Takes a received snapshot's chunks; resolves once the snapshot is staged on disk and verified whole
+   * (the sender may then report it delivered). Rejects with SnapshotRefusedError when the store cannot
+   * install it now, or with the receive's error for a broken or corrupt stream: nothing is then staged.
+   */
+  async onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): Promise<void> {
     if (this.closing) throw new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
-    acceptSnapshot(this.context, message, toAsyncIterable(data));
+    await acceptSnapshot(this.context, message, toAsyncIterable(data));
   }
 
   /** The transport could not deliver to `toPeerId`: its leader slows down and probes. */
@@ -373,9 +379,13 @@ export class Store {
     this.context.wake(peer);
   }
 
-  /** Splits the region at `splitKeys` (ids from pd); resolves with the parent and the new regions. */
+  /**
+   * Splits the region at `splitKeys` (ids from pd), or without keys at the key that halves its data (pd's
+   * SCAN and APPROXIMATE policies); resolves with the parent and the new regions.
+   */
   async splitRegion(regionId: bigint, splitKeys: readonly Uint8Array[]): Promise<metapb.Region[]> {
     const peer = this.leaderFor({ regionId, regionEpoch: undefined, peer: undefined }, NO_CHECK, undefined);
+    if (splitKeys.length === 0) return proposeHalfSplit(this.context, peer);
     return proposeSplit(this.context, peer, splitKeys);
   }
 

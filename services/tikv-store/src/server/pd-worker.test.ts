@@ -8,8 +8,7 @@ import { beforeEach, describe, test } from "node:test";
 import { eraftpb, metapb, pdpb } from "#proto";
 import { Scheduler, VirtualClock } from "#sim";
 import type { PeerChange } from "../raftstore/raft-command.ts";
-import type { KeyCheck, RegionReader } from "../raftstore/read-path.ts";
-import type { RegionHeartbeatInfo, RequestContext } from "../raftstore/store.ts";
+import type { RegionHeartbeatInfo } from "../raftstore/store.ts";
 import { PdWorker, type PdWorkerClient, type PdWorkerStore } from "./pd-worker.ts";
 import { silentLogger, waitFor } from "./test-raft-server.ts";
 
@@ -38,9 +37,6 @@ class StubStore implements PdWorkerStore {
   /** Resolves operators' promises when the test says so. */
   hold: Promise<void> = Promise.resolve();
 
-  /** The region's keys, for a split in the middle. */
-  keys = ["a", "b", "c", "d", "e"];
-
   regionsForHeartbeat(): Iterable<RegionHeartbeatInfo> {
     return this.regions;
   }
@@ -59,17 +55,6 @@ class StubStore implements PdWorkerStore {
       usedSizeBytes: 4096,
       isBusy: false,
     };
-  }
-
-  async read<T>(context: RequestContext, check: KeyCheck, readFn: (reader: RegionReader) => Promise<T>) {
-    this.calls.push(`read ${context.regionId} ${check.kind}`);
-    const pairs = this.keys.map((key) => ({ key: Buffer.from(key), value: new Uint8Array() }));
-    return readFn({
-      region: this.regions[0]!.region,
-      get: async () => undefined,
-      batchGet: async () => [],
-      scan: async () => pairs,
-    });
   }
 
   async changePeer(regionId: bigint, change: PeerChange) {
@@ -218,7 +203,7 @@ describe("pd worker", () => {
     worker.close();
   });
 
-  test("transfer-leader and split operators; a split without keys splits at the middle key", async () => {
+  test("transfer-leader and split operators; a split without keys leaves the key to the store", async () => {
     pd.operator({ transferLeader: { peer: { id: 12n, storeId: 2n } } });
     pd.operator({
       regionId: 2n,
@@ -227,15 +212,9 @@ describe("pd worker", () => {
     await settle();
     pd.operator({ regionId: 2n, splitRegion: { policy: pdpb.CheckPolicy.APPROXIMATE, keys: [] } });
     await settle();
-    assert.deepEqual(store.calls, ["transfer 1 12", "split 2 [m,t]", "read 2 scan", "split 2 [c]"]);
-    worker.close();
-  });
-
-  test("a middle split of a region with fewer than two keys does nothing", async () => {
-    store.keys = ["a"];
-    pd.operator({ splitRegion: { policy: pdpb.CheckPolicy.SCAN, keys: [] } });
+    pd.operator({ regionId: 1n, splitRegion: { policy: pdpb.CheckPolicy.SCAN, keys: [] } });
     await settle();
-    assert.deepEqual(store.calls, ["read 1 scan"]);
+    assert.deepEqual(store.calls, ["transfer 1 12", "split 2 [m,t]", "split 2 []", "split 1 []"]);
     worker.close();
   });
 

@@ -15,11 +15,7 @@ import type { Logger } from "#observability";
 import { eraftpb, metapb, pdpb } from "#proto";
 import type { Clock, TimerHandle, Timers } from "#runtime";
 import type { PeerChange } from "../raftstore/raft-command.ts";
-import type { KeyCheck, RegionReader } from "../raftstore/read-path.ts";
-import type { RegionHeartbeatInfo, RequestContext, StoreStatsInfo } from "../raftstore/store.ts";
-
-/** Keys a split "in the middle" (pd's SCAN/APPROXIMATE policies) looks at, bounding its cost. */
-const MIDDLE_KEY_SCAN_LIMIT = 100_000;
+import type { RegionHeartbeatInfo, StoreStatsInfo } from "../raftstore/store.ts";
 
 /** What the pd worker needs from the store. */
 export interface PdWorkerStore {
@@ -30,8 +26,8 @@ export interface PdWorkerStore {
   storeStats(): StoreStatsInfo;
   changePeer(regionId: bigint, change: PeerChange): Promise<unknown>;
   transferLeader(regionId: bigint, toPeer: metapb.Peer): void;
+  /** Without keys the store splits at the middle of the region's data. */
   splitRegion(regionId: bigint, splitKeys: readonly Uint8Array[]): Promise<metapb.Region[]>;
-  read<T>(context: RequestContext, check: KeyCheck, readFn: (reader: RegionReader) => Promise<T>): Promise<T>;
 }
 
 /** The slice of the pd client the worker uses. */
@@ -227,34 +223,15 @@ export class PdWorker {
     if (response.splitRegion !== undefined) {
       const { policy, keys } = response.splitRegion;
       logger.info({ regionId, keys: keys.length, policy }, "pd operator: split region");
-      if (policy === pdpb.CheckPolicy.USE_KEY) return () => store.splitRegion(regionId, keys);
-      return () => this.splitInTheMiddle(current);
+      // SCAN and APPROXIMATE leave the key to the store: it splits at the middle of the region's data.
+      const splitKeys = policy === pdpb.CheckPolicy.USE_KEY ? keys : [];
+      return () => store.splitRegion(regionId, splitKeys);
     }
     return undefined;
   }
 
   private ledRegion(regionId: bigint): RegionHeartbeatInfo | undefined {
     return this.options.store.regionHeartbeat(regionId);
-  }
-
-  /** Splits at the middle of the region's first keys (all of them for any region under the scan bound). */
-  private async splitInTheMiddle(info: RegionHeartbeatInfo): Promise<void> {
-    const { region, leader } = info;
-    const context = { regionId: region.id, regionEpoch: region.regionEpoch, peer: leader };
-    const pairs = await this.options.store.read(
-      context,
-      { kind: "scan", key: region.startKey, reverse: false },
-      (reader) =>
-        reader.scan({
-          startKey: region.startKey,
-          endKey: region.endKey,
-          limit: MIDDLE_KEY_SCAN_LIMIT,
-          keyOnly: true,
-        }),
-    );
-    // A region of fewer than two keys has no key that leaves data on both sides.
-    if (pairs.length < 2) return;
-    await this.options.store.splitRegion(region.id, [pairs[Math.floor(pairs.length / 2)]!.key]);
   }
 }
 

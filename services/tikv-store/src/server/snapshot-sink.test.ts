@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { eraftpb, metapb, type raft_serverpb, tikvpb } from "#proto";
 import { rawDataKey } from "../engine/keys.ts";
@@ -62,13 +63,17 @@ describe("snapshot stream into the snapshot receiver", () => {
   let server: Server;
   let client: tikvpb.TikvClient;
   let staged: Promise<unknown> | undefined;
+  /** What the store does once the stream is staged (the raftstore queues it for raft). */
+  let afterStaging: () => Promise<void> = async () => undefined;
 
   before(async () => {
     snapshotStore = await SnapshotStore.open(directory);
     const taker = {
-      onSnapshotReceived(_message: raft_serverpb.RaftMessage, data: SnapshotData) {
+      async onSnapshotReceived(_message: raft_serverpb.RaftMessage, data: SnapshotData) {
         staged = receiveSnapshot(snapshotStore, KEY, data as AsyncIterable<Uint8Array>);
         staged.catch(() => undefined);
+        await staged;
+        await afterStaging();
       },
     };
     server = new Server();
@@ -92,6 +97,7 @@ describe("snapshot stream into the snapshot receiver", () => {
   beforeEach(async () => {
     await snapshotStore.delete(KEY);
     staged = undefined;
+    afterStaging = async () => undefined;
   });
 
   const send = (chunks: AsyncIterable<Uint8Array>) =>
@@ -104,6 +110,46 @@ describe("snapshot stream into the snapshot receiver", () => {
     assert.equal(await snapshotStore.has(KEY), true);
   });
 
+  test("the sender is answered only once the store has staged the snapshot", async () => {
+    const chunks = snapshotChunks();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let storeDone = false;
+    afterStaging = async () => {
+      await held;
+      storeDone = true;
+    };
+    let answered = false;
+    const sending = send(upTo(chunks, chunks.length)).then(() => {
+      answered = true;
+    });
+    await waitFor("the receiver to start staging", () => staged !== undefined);
+    await staged;
+    // Time for an answer to travel back, were one sent.
+    await delay(50);
+    assert.equal(answered, false, "answered before the store finished with the snapshot");
+    release();
+    await sending;
+    assert.ok(storeDone);
+  });
+
+  test("a snapshot the store refuses after receiving it fails the sender", async () => {
+    afterStaging = async () => {
+      throw new Error("the peer went away while the snapshot was received");
+    };
+    const chunks = snapshotChunks();
+    await assert.rejects(send(upTo(chunks, chunks.length)), /the peer went away/);
+  });
+
+  test("a corrupt stream fails the sender and stages nothing", async () => {
+    const chunks = snapshotChunks();
+    const corrupt = chunks.map((chunk, index) =>
+      index === 2 ? Uint8Array.from(chunk, (byte, position) => (position === 10 ? byte ^ 1 : byte)) : chunk,
+    );
+    await assert.rejects(send(upTo(corrupt, corrupt.length)), /malformed|checksum/);
+    assert.deepEqual(await snapshotStore.list(), []);
+  });
+
   test("a stream cut halfway stages nothing", async () => {
     const chunks = snapshotChunks();
     // The sender crashes once the receiver is staging, so there is a partial snapshot to throw away.
@@ -113,9 +159,9 @@ describe("snapshot stream into the snapshot receiver", () => {
     assert.deepEqual(await snapshotStore.list(), []);
   });
 
-  test("a stream that ends early without its trailer stages nothing", async () => {
+  test("a stream that ends early without its trailer fails the sender and stages nothing", async () => {
     const chunks = snapshotChunks();
-    await send(upTo(chunks, chunks.length - 1)).catch(() => undefined);
+    await assert.rejects(send(upTo(chunks, chunks.length - 1)), /ends early|malformed/);
     await assert.rejects(staged!, /ends early|malformed/);
     assert.deepEqual(await snapshotStore.list(), []);
   });

@@ -2,6 +2,10 @@
  * Connects the Snapshot stream to the raftstore, which takes a received snapshot as an AsyncIterable of
  * chunks and stages it on disk as it reads them: each chunk from the network is handed over through a
  * ChunkChannel, and a broken stream makes the raftstore's read loop throw, so it stages nothing.
+ *
+ * The stream is answered only once the raftstore settled: `finish` waits until the snapshot is staged and
+ * verified, and fails when the store refused it or found it corrupt, so the sender reports the send to
+ * raft truthfully.
  */
 import type { raft_serverpb } from "#proto";
 import type { SnapshotData } from "../raftstore/store.ts";
@@ -9,8 +13,11 @@ import { ChunkChannel } from "./chunk-channel.ts";
 import type { SnapshotSink } from "./snapshot-stream.ts";
 
 export interface SnapshotTaker {
-  /** Throws when the store refuses the snapshot (unknown region, stale, overlapping, closing). */
-  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): void;
+  /**
+   * Resolves once the snapshot is staged and verified; rejects when the store refuses it (unknown region,
+   * stale, overlapping, closing) or the stream is broken or corrupt.
+   */
+  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): Promise<void>;
 }
 
 export class SnapshotStreamBrokenError extends Error {
@@ -25,11 +32,19 @@ export function raftstoreSnapshotSink(store: SnapshotTaker): SnapshotSink {
   return {
     begin(message) {
       const channel = new ChunkChannel();
-      store.onSnapshotReceived(message, channel);
+      const staged = store.onSnapshotReceived(message, channel);
+      // A refusal or a corrupt chunk ends the staging: chunks still arriving are refused with its reason.
+      staged.catch((error: unknown) => channel.fail(error));
       return {
         write: (chunk) => channel.push(chunk),
-        finish: async () => channel.end(),
-        abort: async () => channel.fail(new SnapshotStreamBrokenError(message.regionId)),
+        finish: async () => {
+          channel.end();
+          await staged;
+        },
+        abort: async () => {
+          channel.fail(new SnapshotStreamBrokenError(message.regionId));
+          await staged.catch(() => undefined);
+        },
       };
     },
   };

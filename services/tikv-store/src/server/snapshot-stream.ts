@@ -95,8 +95,8 @@ export interface SnapshotSink {
 export interface SnapshotReception {
   write(chunk: Uint8Array): Promise<void>;
   /**
-   * No more chunks. A sink that verifies at once throws when the snapshot is not whole (the sender then
-   * sees the failure); the raftstore's sink verifies while staging and discards a bad snapshot itself.
+   * No more chunks. Resolves once the sink holds the snapshot whole (staged and verified); throws when it
+   * does not (refused, incomplete, corrupt). The sender is answered only after this settles.
    */
   finish(): Promise<void>;
   /** Drops everything received; called for a broken or refused stream. */

@@ -39,7 +39,7 @@ import { RaftReceiver } from "./raft-receiver.ts";
 import { type BackoffPolicy, GrpcRaftTransport } from "./raft-transport.ts";
 import { RawKvHandlers } from "./raw-kv-handlers.ts";
 import type { RequestLimits } from "./request-validation.ts";
-import { createServerMetrics, type ServerMetrics } from "./server-metrics.ts";
+import { createServerMetrics, instrumentedStore, type ServerMetrics } from "./server-metrics.ts";
 import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
 import { createSnapshotHandler } from "./snapshot-stream.ts";
 import { PdStoreResolver } from "./store-resolver.ts";
@@ -332,8 +332,9 @@ async function serveGrpc(
     metrics: metrics.transport,
   });
   start.closers.push(() => raftReceiver.close());
+  const served = instrumentedStore(store, metrics.raftkv, clock);
   const handlers = new RawKvHandlers({
-    store,
+    store: served,
     limits: options.limits,
     metrics: metrics.grpc,
     clock,
@@ -351,7 +352,7 @@ async function serveGrpc(
   grpc.addService(
     tikvpb.TikvService,
     createTikvService({
-      store,
+      store: served,
       handlers,
       limits: options.limits,
       batchCommandsMaxInFlight: options.batchCommandsMaxInFlight,

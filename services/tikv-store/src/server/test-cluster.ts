@@ -73,14 +73,7 @@ export class TestCluster {
         pdEndpoints: [this.pd.clientUrl],
         storeHeartbeatIntervalMs: 500,
         regionHeartbeatIntervalMs: 1_000,
-        // A short snapshot lifetime: a cached snapshot predates later conf changes and does not include a
-        // learner added after it was generated, which the learner refuses (a raftstore bug, reported).
-        raftstore: {
-          ...defaultRaftstoreConfig(),
-          raftLogGcTickMs: 1_000,
-          splitCheckTickMs: 1_000,
-          snapshotTimeToLiveMs: 1_000,
-        },
+        raftstore: { ...defaultRaftstoreConfig(), raftLogGcTickMs: 1_000, splitCheckTickMs: 1_000 },
         leaderTransferTimeoutMs: 5_000,
         logger: createLogger({ component: "tikv-store", level: testLogLevel() }),
         ...overrides,

@@ -1,7 +1,8 @@
 /**
  * Applies a staged snapshot (snapshot-store.ts) to the kv and raft engines, crash-safe:
  *
- *  1. kv (synced):   RegionLocalState{Applying, region} + apply state {applied = truncated = snapshot index}
+ *  1. kv (synced):   RegionLocalState{Applying, region} + apply state {applied = truncated = snapshot index},
+ *                    and the abandoned ranges cleared (what the region held before outside its new range)
  *  2. raft (synced): the region's whole log deleted; raft state {hard state with commit ≥ index, last = index}
  *  3. kv:            the region's data range cleared in every data CF
  *  4. kv:            the staged pairs written in bounded batches
@@ -17,8 +18,10 @@
 import { type metapb, raft_serverpb } from "#proto";
 import type { HardState } from "#raft";
 import { WriteBatch } from "#rocksdb";
+import { regionDataSpans } from "../engine/keys.ts";
 import {
   clearRange,
+  DATA_COLUMN_FAMILIES,
   deleteApplyState,
   type KvEngine,
   putApplyState,
@@ -58,6 +61,26 @@ export interface ApplyInterruption {
   readonly afterBatches: number;
 }
 
+/** User key range [startKey, endKey); an empty end is unbounded. */
+export interface AbandonedRange {
+  readonly startKey: Uint8Array;
+  readonly endKey: Uint8Array;
+}
+
+export interface ApplySnapshotOptions {
+  /**
+   * The hard state to persist with the snapshot (the Ready's, when it carries one); otherwise the stored
+   * one is kept. Either way commit is raised to the snapshot index and the term to the snapshot term.
+   */
+  readonly hardState?: HardState;
+  /**
+   * Data the peer held before that the snapshot's smaller range (it missed a split) no longer covers and
+   * no other region here owns: cleared in the first synced batch, so a crash cannot leave it orphaned.
+   */
+  readonly abandonedRanges?: readonly AbandonedRange[];
+  readonly interruption?: ApplyInterruption;
+}
+
 export class SnapshotInterruptedError extends Error {
   override readonly name = "SnapshotInterruptedError";
 }
@@ -65,22 +88,27 @@ export class SnapshotInterruptedError extends Error {
 const DEFAULT_BATCH_SIZE_BYTES = 4 * 1024 * 1024;
 
 /**
- * Applies the staged snapshot `key`. `hardState` is the hard state to persist with it (the Ready's, when it
- * carries one); otherwise the stored one is kept. Either way commit is raised to the snapshot index and the
- * term to the snapshot term. The raft node must not apply entries after the snapshot until this resolves.
+ * Applies the staged snapshot `key`. The raft node must not apply entries after the snapshot until this
+ * resolves.
  */
 export async function applySnapshot(
   context: SnapshotApplyContext,
   key: SnapshotKey,
-  hardState?: HardState,
-  interruption?: ApplyInterruption,
+  options: ApplySnapshotOptions = {},
 ): Promise<AppliedSnapshot> {
   const header = await readStagedHeader(context.snapshotStore, key);
   const begin = new WriteBatch();
   putRegionState(begin, key.regionId, { state: raft_serverpb.PeerState.APPLYING, region: header.region });
   putApplyState(begin, key.regionId, applyStateAt(key));
+  for (const range of options.abandonedRanges ?? []) clearKeyRange(begin, range);
   await context.kvEngine.write(begin, { sync: true });
-  return resumeApply(context, key, header, hardState, interruption);
+  return resumeApply(context, key, header, options.hardState, options.interruption);
+}
+
+function clearKeyRange(batch: WriteBatch, range: AbandonedRange): void {
+  for (const span of regionDataSpans(range.startKey, range.endKey)) {
+    for (const columnFamily of DATA_COLUMN_FAMILIES) batch.deleteRange(columnFamily, span.start, span.end);
+  }
 }
 
 /**

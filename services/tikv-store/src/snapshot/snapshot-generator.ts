@@ -102,6 +102,9 @@ async function readMetadata(
       : options.termOf(index);
   const data = raft_serverpb.RaftSnapshotData.encode({
     region,
+    // The stream is produced from the pinned view while it is sent, so its size is unknown here, and
+    // reading the view twice to measure it would double the cost of every snapshot. Receivers do not
+    // need it: the trailer's counts and checksum prove the stream whole (snapshot-codec.ts).
     fileSize: 0n,
     data: [],
     version: BigInt(SNAPSHOT_FORMAT_VERSION),

@@ -15,13 +15,14 @@ import {
   KvEngine,
   putApplyState,
   putRegionState,
+  rawGet,
   rawPut,
   readApplyState,
   readRegionState,
 } from "../engine/kv-engine.ts";
 import { RaftEngine } from "../engine/raft-engine.ts";
 import { RaftLogStore } from "../engine/raft-log-store.ts";
-import { temporaryDirectory, testRegion, text } from "../engine/test-support.ts";
+import { asText, temporaryDirectory, testRegion, text } from "../engine/test-support.ts";
 import {
   applySnapshot,
   recoverApplyingSnapshots,
@@ -255,7 +256,7 @@ describe("snapshot failures", () => {
     await seedFollower(follower);
     const { key } = await transfer(leader, follower);
     await assert.rejects(
-      applySnapshot(follower, key, undefined, { afterBatches: 3 }),
+      applySnapshot(follower, key, { interruption: { afterBatches: 3 } }),
       SnapshotInterruptedError,
     );
     assert.equal((await readRegionState(follower.kvEngine.db, 5n))?.state, raft_serverpb.PeerState.APPLYING);
@@ -275,6 +276,29 @@ describe("snapshot failures", () => {
     assert.deepEqual(await readdir(restarted.snapshotStore.directory), []);
   });
 
+  it("ranges the region abandoned are cleared durably with the Applying state", async () => {
+    const leader = await openNode();
+    const follower = await openNode();
+    await seedLeader(leader, 200);
+    await seedFollower(follower);
+    const { key } = await transfer(leader, follower);
+    // The follower's peer held [j, +inf) before it missed a split; the snapshot brings [k, p).
+    const abandonedRanges = [
+      { startKey: text("j"), endKey: text("k") },
+      { startKey: text("p"), endKey: new Uint8Array(0) },
+    ];
+    await assert.rejects(
+      applySnapshot(follower, key, { abandonedRanges, interruption: { afterBatches: 1 } }),
+      SnapshotInterruptedError,
+    );
+    for (const neighbour of ["j", "p", "q"])
+      assert.equal(await rawGet(follower.kvEngine.db, text(neighbour)), undefined);
+    assert.equal(asText(await rawGet(follower.kvEngine.db, text("a"))), "follower-a");
+    await recoverApplyingSnapshots(follower);
+    assert.equal(await rawGet(follower.kvEngine.db, text("q")), undefined);
+    assert.equal(asText(await rawGet(follower.kvEngine.db, text("a"))), "follower-a");
+  });
+
   it("a region left Applying without its staged snapshot is cleared and becomes a tombstone", async () => {
     const leader = await openNode();
     const follower = await openNode();
@@ -282,7 +306,7 @@ describe("snapshot failures", () => {
     await seedFollower(follower);
     const { key } = await transfer(leader, follower);
     await assert.rejects(
-      applySnapshot(follower, key, undefined, { afterBatches: 1 }),
+      applySnapshot(follower, key, { interruption: { afterBatches: 1 } }),
       SnapshotInterruptedError,
     );
     await follower.snapshotStore.delete(key);

@@ -1,11 +1,12 @@
-/** `pd health`: whether each pd member answers its health check. */
+/** `health`: whether each pd member answers its health check. */
 import { asArray, asRecord, display } from "../../json-value.ts";
 import { formatTable } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
 import { exactly } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import { API, type PdCommandContext } from "./pd-context.ts";
 
 export async function healthCommand(context: PdCommandContext): Promise<CommandResult> {
-  exactly(context.args, [], "pd health");
+  exactly(context.args, [], "health");
   const body = await context.http.get(`${API}/health`);
   const members = asArray(body).map(asRecord);
   const text = formatTable(

@@ -1,11 +1,12 @@
-/** `pd member`: the pd members, marking the leader. */
+/** `member`: the pd members, marking the leader. */
 import { asArray, asRecord, display, type JsonRecord } from "../../json-value.ts";
 import { formatTable } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
 import { exactly } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import { API, type PdCommandContext } from "./pd-context.ts";
 
 export async function memberCommand(context: PdCommandContext): Promise<CommandResult> {
-  exactly(context.args, [], "pd member");
+  exactly(context.args, [], "member");
   const body = asRecord(await context.http.get(`${API}/members`));
   const leaderId = asRecord(body.leader).member_id;
   const text = `cluster ${display(body.cluster_id)}\n${membersTable(asArray(body.members).map(asRecord), leaderId)}`;

@@ -1,12 +1,13 @@
 /**
- * `pd operator [list | add KIND ARGS...]` where KIND is transfer-leader REGION STORE, add-peer REGION STORE,
- * remove-peer REGION STORE or split REGION [HEX_KEY...]; `add` may be left out (`pd operator add-peer 2 3`).
+ * `operator [list | add KIND ARGS...]` where KIND is transfer-leader REGION STORE, add-peer REGION STORE,
+ * remove-peer REGION STORE or split REGION [HEX_KEY...]; `add` may be left out (`operator add-peer 2 3`).
  */
 import { UsageError } from "../../cli-errors.ts";
 import { asArray, asRecord, display, type JsonRecord } from "../../json-value.ts";
 import { formatFields, formatTable } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
 import { exactly, parseId, unknownAction } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import { API, type PdCommandContext } from "./pd-context.ts";
 
 const KINDS =
   "transfer-leader REGION STORE, add-peer REGION STORE, remove-peer REGION STORE, split REGION [HEX_KEY...]";
@@ -17,7 +18,7 @@ const HISTORY_SHOWN = 20;
 export async function operatorCommand(context: PdCommandContext): Promise<CommandResult> {
   const [action = "list", ...rest] = context.args;
   if (action === "list") {
-    exactly(rest, [], "pd operator list");
+    exactly(rest, [], "operator list");
     return listOperators(context);
   }
   if (action === "add") return addOperator(context, rest);
@@ -45,16 +46,12 @@ export function operatorRequest(args: readonly string[]): Record<string, unknown
   const [kind, ...rest] = args;
   switch (kind) {
     case "transfer-leader": {
-      const [region, store] = exactly(
-        rest,
-        ["REGION", "STORE"],
-        "pd operator add transfer-leader REGION STORE",
-      );
+      const [region, store] = exactly(rest, ["REGION", "STORE"], "operator add transfer-leader REGION STORE");
       return { name: kind, region_id: parseId(region, "REGION"), to_store_id: parseId(store, "STORE") };
     }
     case "add-peer":
     case "remove-peer": {
-      const [region, store] = exactly(rest, ["REGION", "STORE"], `pd operator add ${kind} REGION STORE`);
+      const [region, store] = exactly(rest, ["REGION", "STORE"], `operator add ${kind} REGION STORE`);
       return { name: kind, region_id: parseId(region, "REGION"), store_id: parseId(store, "STORE") };
     }
     case "split":

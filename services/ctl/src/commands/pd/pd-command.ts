@@ -1,8 +1,12 @@
-/** `ctl pd ...`: parses the shared options, runs one subcommand, prints a table or JSON. */
-import { parseArgs } from "node:util";
+/**
+ * The commands answered by pd's HTTP API (store, region, operator, scheduler, member, health, tso): each is a
+ * top-level ctl command, and `ctl pd <name> ...` reaches the same code for pd-ctl habits and older scripts.
+ */
 import { UsageError } from "../../cli-errors.ts";
 import type { CliIo } from "../../cli-io.ts";
-import { DEFAULT_PD_HTTP_URL, PdHttpClient } from "../../http.ts";
+import { COMMON_OPTIONS, parseCommandLine, pdHttpClient, printResult } from "../command-line.ts";
+import { parseByteFormat } from "../key-format.ts";
+import { CTL_USAGE } from "../usage.ts";
 import { healthCommand } from "./health.ts";
 import { memberCommand } from "./member.ts";
 import { operatorCommand } from "./operator.ts";
@@ -11,7 +15,6 @@ import { regionCommand } from "./region.ts";
 import { schedulerCommand } from "./scheduler.ts";
 import { storeCommand } from "./store.ts";
 import { tsoCommand } from "./tso.ts";
-import { PD_USAGE } from "./usage.ts";
 
 const SUBCOMMANDS: Readonly<Record<string, PdSubcommand>> = {
   store: storeCommand,
@@ -23,36 +26,31 @@ const SUBCOMMANDS: Readonly<Record<string, PdSubcommand>> = {
   tso: tsoCommand,
 };
 
+export const PD_COMMAND_NAMES: readonly string[] = Object.keys(SUBCOMMANDS);
+
 const OPTIONS = {
-  pd: { type: "string", default: DEFAULT_PD_HTTP_URL },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
+  ...COMMON_OPTIONS,
   limit: { type: "string" },
   hex: { type: "boolean", default: false },
+  "key-format": { type: "string" },
 } as const;
 
-export async function runPdCommand(argv: readonly string[], io: CliIo): Promise<void> {
-  const { values, positionals } = parseOptions(argv);
+/** `argv` starts with the command name (`["store", "show", "4"]`); returns the exit code. */
+export async function runPdCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
   const [name, ...args] = positionals;
   if (values.help || name === "help") {
-    io.stdout(PD_USAGE);
-    return;
+    io.stdout(CTL_USAGE);
+    return 0;
   }
   if (name === undefined)
-    throw new UsageError(`missing pd subcommand; one of ${Object.keys(SUBCOMMANDS).join(", ")}`);
+    throw new UsageError(`missing pd subcommand; one of ${PD_COMMAND_NAMES.join(", ")}`);
   const subcommand = SUBCOMMANDS[name];
   if (subcommand === undefined) {
-    throw new UsageError(`unknown pd subcommand "${name}"; one of ${Object.keys(SUBCOMMANDS).join(", ")}`);
+    throw new UsageError(`unknown pd subcommand "${name}"; one of ${PD_COMMAND_NAMES.join(", ")}`);
   }
-  const http = new PdHttpClient(values.pd, { fetch: io.fetch });
-  const result = await subcommand({ http, args, limit: values.limit, hexKey: values.hex });
-  io.stdout(values.json ? JSON.stringify(result.json, null, 2) : result.text);
-}
-
-function parseOptions(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const keyFormat = values.hex ? "hex" : parseByteFormat(values["key-format"], "--key-format");
+  const http = pdHttpClient(values.pd, io);
+  const result = await subcommand({ http, args, limit: values.limit, keyFormat });
+  return printResult(result, values.json, io);
 }

@@ -1,18 +1,20 @@
-/** `pd region [list [--limit N] | show ID | ID | key KEY [--hex]]` */
+/** `region [list [--limit N] | show ID | ID | key KEY [--key-format utf8|hex]]` */
 import { UsageError } from "../../cli-errors.ts";
 import { asArray, asRecord, display, displayBytes, type JsonRecord } from "../../json-value.ts";
 import { formatFields, formatTable } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
+import { bytesFromText } from "../key-format.ts";
 import { exactly, parseId, unknownAction } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import { API, type PdCommandContext } from "./pd-context.ts";
 
-const ACTIONS = "list [--limit N], show ID, key KEY [--hex]";
+const ACTIONS = "list [--limit N], show ID, key KEY [--key-format utf8|hex]";
 
 export async function regionCommand(context: PdCommandContext): Promise<CommandResult> {
   const [action = "list", ...rest] = context.args;
   if (/^\d+$/.test(action)) return showRegion(context, `${API}/region/id/${parseId(action, "region ID")}`);
   switch (action) {
     case "list": {
-      exactly(rest, [], "pd region list [--limit N]");
+      exactly(rest, [], "region list [--limit N]");
       const query = context.limit === undefined ? "" : `?limit=${parseLimit(context.limit)}`;
       const body = asRecord(await context.http.get(`${API}/regions${query}`));
       const regions = asArray(body.regions).map(asRecord);
@@ -20,14 +22,14 @@ export async function regionCommand(context: PdCommandContext): Promise<CommandR
       return { json: body, text: `${regionsTable(regions)}\n${total}` };
     }
     case "show": {
-      const id = parseId(exactly(rest, ["ID"], "pd region show ID")[0], "region ID");
+      const id = parseId(exactly(rest, ["ID"], "region show ID")[0], "region ID");
       return showRegion(context, `${API}/region/id/${id}`);
     }
     case "key": {
-      const [key] = exactly(rest, ["KEY"], "pd region key KEY [--hex]");
-      if (context.hexKey && !/^([0-9a-fA-F]{2})*$/.test(key!))
-        throw new UsageError(`KEY "${key}" is not hex`);
-      const format = context.hexKey ? "?format=hex" : "";
+      const [key] = exactly(rest, ["KEY"], "region key KEY [--key-format utf8|hex]");
+      // Checked here so a bad key is a usage error before pd is asked; pd decodes the key itself.
+      bytesFromText(key!, context.keyFormat, "KEY");
+      const format = context.keyFormat === "hex" ? "?format=hex" : "";
       return showRegion(context, `${API}/region/key/${encodeURIComponent(key!)}${format}`);
     }
     default:

@@ -1,8 +1,9 @@
-/** `pd store [list | show ID | ID | delete ID | evict-leader ID | stop-evict-leader ID]` */
+/** `store [list | show ID | ID | delete ID | evict-leader ID | stop-evict-leader ID]` */
 import { asArray, asRecord, display, displayBytes, type JsonRecord } from "../../json-value.ts";
 import { formatFields, formatTable } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
 import { exactly, parseId, unknownAction } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import { API, type PdCommandContext } from "./pd-context.ts";
 
 const ACTIONS = "list, show ID, delete ID, evict-leader ID, stop-evict-leader ID";
 
@@ -12,24 +13,24 @@ export async function storeCommand(context: PdCommandContext): Promise<CommandRe
   if (/^\d+$/.test(action)) return showStore(context, action);
   switch (action) {
     case "list": {
-      exactly(rest, [], "pd store list");
+      exactly(rest, [], "store list");
       const body = await http.get(`${API}/stores`);
       return { json: body, text: storesTable(asArray(asRecord(body).stores).map(asRecord)) };
     }
     case "show":
-      return showStore(context, exactly(rest, ["ID"], "pd store show ID")[0]);
+      return showStore(context, exactly(rest, ["ID"], "store show ID")[0]);
     case "delete": {
-      const id = parseId(exactly(rest, ["ID"], "pd store delete ID")[0], "store ID");
+      const id = parseId(exactly(rest, ["ID"], "store delete ID")[0], "store ID");
       const body = await http.delete(`${API}/store/${id}`);
       return { json: body, text: `store ${id} is being removed\n${storeFields(asRecord(body))}` };
     }
     case "evict-leader": {
-      const id = parseId(exactly(rest, ["ID"], "pd store evict-leader ID")[0], "store ID");
+      const id = parseId(exactly(rest, ["ID"], "store evict-leader ID")[0], "store ID");
       const body = await http.post(`${API}/store/${id}/evict-leader`, {});
       return { json: body, text: `evicting leaders from store ${id}` };
     }
     case "stop-evict-leader": {
-      const id = parseId(exactly(rest, ["ID"], "pd store stop-evict-leader ID")[0], "store ID");
+      const id = parseId(exactly(rest, ["ID"], "store stop-evict-leader ID")[0], "store ID");
       const body = await http.delete(`${API}/store/${id}/evict-leader`);
       return { json: body, text: `no longer evicting leaders from store ${id}` };
     }

@@ -1,24 +1,20 @@
 /**
- * `pd tso`: one timestamp from the pd leader over gRPC, through the same pd client the services use. The
+ * `tso`: one timestamp from the pd leader over gRPC, through the same pd client the services use. The
  * gRPC addresses come from the members the HTTP API lists, so `--pd` stays the only address to give.
  */
 import { PdClient, PdError, splitTimestamp } from "#client";
 import { CommandError } from "../../cli-errors.ts";
-import { asArray, asRecord } from "../../json-value.ts";
 import { formatFields } from "../../table.ts";
+import type { CommandResult } from "../command-result.ts";
 import { exactly } from "./arguments.ts";
-import { API, type CommandResult, type PdCommandContext } from "./pd-context.ts";
+import type { PdCommandContext } from "./pd-context.ts";
+import { pdGrpcEndpoints } from "./pd-grpc-endpoints.ts";
 
 const TSO_TIMEOUT_MS = 5000;
 
 export async function tsoCommand(context: PdCommandContext): Promise<CommandResult> {
-  exactly(context.args, [], "pd tso");
-  const members = asArray(asRecord(await context.http.get(`${API}/members`)).members);
-  const endpoints = members.flatMap((member) =>
-    asArray(asRecord(member).client_urls).filter((url): url is string => typeof url === "string"),
-  );
-  if (endpoints.length === 0)
-    throw new CommandError("pd lists no member with a client URL to ask for a timestamp");
+  exactly(context.args, [], "tso");
+  const endpoints = await pdGrpcEndpoints(context.http, "ask for a timestamp");
   const timestamp = await fetchTimestamp(endpoints);
   const { physicalMs, logical } = splitTimestamp(timestamp);
   const json = {

@@ -1,7 +1,8 @@
 /**
  * A raft transport between Store instances in one process, for tests: messages are delivered on a later
- * event-loop turn (never re-entrantly), snapshots are collected and handed over whole, and filters drop
- * messages (by type, direction, region, probability) or partition the stores, like TinyKV's test filters.
+ * event-loop turn (never re-entrantly), snapshots are collected and handed over whole (the send resolves
+ * once the receiver staged and verified it), and filters drop messages (by type, direction, region,
+ * probability) or partition the stores, like TinyKV's test filters.
  */
 import { eraftpb, type raft_serverpb } from "#proto";
 import type { Random } from "#runtime";
@@ -11,7 +12,7 @@ import type { RaftTransport } from "../store-context.ts";
 /** The part of a Store the hub delivers to. */
 export interface TransportEndpoint {
   onRaftMessages(messages: readonly raft_serverpb.RaftMessage[]): void;
-  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): void;
+  onSnapshotReceived(message: raft_serverpb.RaftMessage, data: SnapshotData): Promise<void>;
   reportUnreachable(regionId: bigint, toPeerId: bigint): void;
 }
 
@@ -129,6 +130,6 @@ export class LocalTransportHub {
     if (message.message?.msgType !== eraftpb.MessageType.SNAPSHOT) {
       throw new SnapshotDeliveryError("a snapshot send without a snapshot message");
     }
-    target.onSnapshotReceived(message, collected);
+    await target.onSnapshotReceived(message, collected);
   }
 }

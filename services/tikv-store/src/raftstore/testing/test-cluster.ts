@@ -21,6 +21,7 @@ import type { RegionReader } from "../read-path.ts";
 import { RegionError } from "../region-errors.ts";
 import { epochOf, findPeerOnStore, keyInRegion } from "../region-meta.ts";
 import { type RequestContext, Store } from "../store.ts";
+import type { TurnScheduler } from "../store-loop.ts";
 import { FakePd } from "./fake-pd.ts";
 import { LocalTransportHub } from "./local-transport.ts";
 
@@ -43,6 +44,8 @@ export interface TestClusterOptions {
   readonly config?: Partial<RaftstoreConfig>;
   readonly seed?: number;
   readonly logLevel?: LogLevel;
+  /** Each store loop's turn scheduler (default setImmediate). */
+  readonly scheduleTurn?: (storeId: bigint) => TurnScheduler;
 }
 
 /** The client found no leader (or no region) for a key yet; retried like a region error. */
@@ -149,6 +152,7 @@ export class TestCluster {
       random: new SeededRandom((this.options.seed ?? 1) * 100 + Number(storeId)),
       observer: { regionChanged: (regionId) => this.reportRegion(storeId, regionId) },
       onFatal: (error) => this.fatalErrors.push(error),
+      ...(this.options.scheduleTurn !== undefined && { scheduleTurn: this.options.scheduleTurn(storeId) }),
     });
     this.stores.set(storeId, store);
     this.hub.attach(storeId, store);

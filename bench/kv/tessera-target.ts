@@ -1,0 +1,155 @@
+/**
+ * A local Tessera cluster for the benchmark: pd and three stores as child processes on 127.0.0.1 (free
+ * ports), started from the same entry points users run, driven through the raw KV client.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { RawKvClient } from "#client";
+import { sleep } from "#runtime";
+import { NodeProcess } from "../../tests/chaos/netns/node-process.ts";
+import type { KvTarget } from "./kv-target.ts";
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const STORES = 3;
+const PRELOAD_BATCH = 512;
+const PRELOAD_PARALLEL_BATCHES = 8;
+const REPLICATION_TIMEOUT_MS = 60_000;
+
+export interface StoreMetricsSample {
+  readonly fsyncs: number;
+  readonly entriesSynced: number;
+}
+
+export class TesseraTarget implements KvTarget {
+  readonly name = "tessera";
+
+  private constructor(
+    private readonly client: RawKvClient,
+    private readonly processes: readonly NodeProcess[],
+    private readonly statusUrls: readonly string[],
+    private readonly dataRoot: string,
+  ) {}
+
+  static async start(): Promise<TesseraTarget> {
+    const dataRoot = mkdtempSync(join(tmpdir(), "tessera-bench-kv-"));
+    const processes: NodeProcess[] = [];
+    try {
+      const pd = startProcess(processes, "pd", "pd ready", [
+        "services/pd/src/main.ts",
+        ...["--data-dir", join(dataRoot, "pd"), "--client-port", "0", "--http-port", "0"],
+        ...["--log.level", "info", "--schedule.interval", "200ms"],
+      ]);
+      await pd.start();
+      const pdUrl = String(pd.readyRecord.clientUrl);
+      const httpUrl = String(pd.readyRecord.httpUrl);
+      const statusUrls: string[] = [];
+      for (let index = 1; index <= STORES; index++) {
+        const store = startProcess(processes, `store${index}`, "store ready", [
+          "services/tikv-store/src/main.ts",
+          ...["--data-dir", join(dataRoot, `store${index}`), "--pd.endpoints", pdUrl],
+          ...["--server.addr", "127.0.0.1:0", "--server.status-addr", "127.0.0.1:0"],
+          ...["--pd.region-heartbeat-interval", "1s", "--pd.store-heartbeat-interval", "1s"],
+        ]);
+        await store.start();
+        statusUrls.push(`http://${String(store.readyRecord.statusAddress)}`);
+      }
+      await waitReplicated(httpUrl);
+      const client = await RawKvClient.connect({ pdEndpoints: [pdUrl] });
+      return new TesseraTarget(client, processes, statusUrls, dataRoot);
+    } catch (error) {
+      await Promise.all(processes.map((process) => process.kill()));
+      rmSync(dataRoot, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    return this.client.put(key, value);
+  }
+
+  async get(key: Uint8Array): Promise<void> {
+    await this.client.get(key);
+  }
+
+  async preload(keys: readonly Uint8Array[], value: Uint8Array): Promise<void> {
+    const batches: Uint8Array[][] = [];
+    for (let index = 0; index < keys.length; index += PRELOAD_BATCH)
+      batches.push(keys.slice(index, index + PRELOAD_BATCH));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PRELOAD_PARALLEL_BATCHES }, async () => {
+        while (next < batches.length) {
+          const batch = batches[next++]!;
+          await this.client.batchPut(batch.map((key) => ({ key, value })));
+        }
+      }),
+    );
+  }
+
+  /** Raft-engine fsyncs and the entries they made durable, summed over the stores. */
+  async storeMetrics(): Promise<StoreMetricsSample> {
+    let fsyncs = 0;
+    let entriesSynced = 0;
+    for (const url of this.statusUrls) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      fsyncs += metricValue(text, "raftstore_fsync_total");
+      entriesSynced += metricValue(text, "raftstore_entries_per_fsync_count_sum");
+    }
+    return { fsyncs, entriesSynced };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await Promise.all(this.processes.map((process) => process.kill()));
+    rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+}
+
+function startProcess(
+  processes: NodeProcess[],
+  name: string,
+  readyMessage: string,
+  args: readonly string[],
+): NodeProcess {
+  const [main, ...flags] = args;
+  const process_ = new NodeProcess({
+    name,
+    command: [process.execPath, "--import", "tsx", join(REPO_ROOT, main!), ...flags],
+    cwd: REPO_ROOT,
+    readyMessage,
+  });
+  processes.push(process_);
+  return process_;
+}
+
+async function waitReplicated(httpUrl: string): Promise<void> {
+  const deadline = Date.now() + REPLICATION_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const body = (await (await fetch(`${httpUrl}/pd/api/v1/regions`)).json()) as {
+        regions?: Array<{ peers: unknown[]; leader?: unknown }>;
+      };
+      const regions = body.regions ?? [];
+      if (regions.length > 0 && regions.every((region) => region.peers.length === STORES && region.leader))
+        return;
+    } catch {
+      // pd not answering yet.
+    }
+    await sleep(250);
+  }
+  throw new Error(`regions not replicated to ${STORES} stores within ${REPLICATION_TIMEOUT_MS} ms`);
+}
+
+/** The sum of every sample of a metric whose name ends with `suffix` (labels ignored). */
+function metricValue(text: string, suffix: string): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const [nameWithLabels, value] = line.split(" ");
+    const name = (nameWithLabels ?? "").split("{")[0] ?? "";
+    if (name.endsWith(suffix)) total += Number(value);
+  }
+  return total;
+}

@@ -1,0 +1,112 @@
+/**
+ * Options of the store RPC client with their defaults. Numbers follow TiKV's client-go where it has one
+ * (4 connections per store, batches of up to 128, 3 min idle recycle, gRPC's 1.6× reconnect backoff).
+ */
+import type { Logger, MetricFactory } from "#observability";
+import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
+
+export interface ReconnectPolicy {
+  readonly baseMs: number;
+  readonly multiplier: number;
+  readonly capMs: number;
+}
+
+export interface RpcClientOptions {
+  /** BatchCommands streams per store, each on its own HTTP/2 connection [4]. */
+  readonly connectionsPerStore?: number;
+  /** Requests in one stream message [128]. */
+  readonly maxBatchSize?: number;
+  /**
+   * How long a request may wait for others to share its message [0 = until the end of the current event-loop
+   * turn, which already gathers every request issued by one burst of callbacks].
+   */
+  readonly maxBatchWaitMs?: number;
+  /** Requests awaiting an answer on one stream; more wait in the pool's queue [1024]. */
+  readonly maxInFlightPerStream?: number;
+  /** Requests queued for one store before send fails fast with RpcQueueFullError [8192]. */
+  readonly maxPendingRequestsPerStore?: number;
+  /** A stream with nothing in flight for this long is closed with its connection [180 000 ms]. */
+  readonly idleTimeoutMs?: number;
+  /** Delays before a broken stream's slot is used again [100 ms × 1.6 up to 3000 ms, ±20 % jitter]. */
+  readonly reconnect?: ReconnectPolicy;
+  /** Largest gRPC message either way [64 MiB]. */
+  readonly maxMessageBytes?: number;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  readonly random?: Random;
+  readonly logger?: Logger;
+  /** When given, request latencies, batch sizes and stream failures are exported. */
+  readonly metrics?: MetricFactory;
+}
+
+export interface ResolvedRpcClientOptions {
+  readonly connectionsPerStore: number;
+  readonly maxBatchSize: number;
+  readonly maxBatchWaitMs: number;
+  readonly maxInFlightPerStream: number;
+  readonly maxPendingRequestsPerStore: number;
+  readonly idleTimeoutMs: number;
+  readonly reconnect: ReconnectPolicy;
+  readonly maxMessageBytes: number;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: Random;
+  readonly logger?: Logger;
+}
+
+export const DEFAULT_CONNECTIONS_PER_STORE = 4;
+export const DEFAULT_MAX_BATCH_SIZE = 128;
+export const DEFAULT_MAX_BATCH_WAIT_MS = 0;
+export const DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 1024;
+export const DEFAULT_MAX_PENDING_REQUESTS_PER_STORE = 8192;
+export const DEFAULT_IDLE_TIMEOUT_MS = 180_000;
+export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = { baseMs: 100, multiplier: 1.6, capMs: 3000 };
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export function resolveRpcClientOptions(options: RpcClientOptions): ResolvedRpcClientOptions {
+  const reconnect = options.reconnect ?? DEFAULT_RECONNECT_POLICY;
+  if (!(reconnect.baseMs > 0 && reconnect.capMs >= reconnect.baseMs && reconnect.multiplier >= 1)) {
+    throw new RangeError(
+      `reconnect needs 0 < baseMs <= capMs and multiplier >= 1, got ${JSON.stringify(reconnect)}`,
+    );
+  }
+  return {
+    connectionsPerStore: positiveInteger(
+      "connectionsPerStore",
+      options.connectionsPerStore ?? DEFAULT_CONNECTIONS_PER_STORE,
+    ),
+    maxBatchSize: positiveInteger("maxBatchSize", options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
+    maxBatchWaitMs: nonNegative("maxBatchWaitMs", options.maxBatchWaitMs ?? DEFAULT_MAX_BATCH_WAIT_MS),
+    maxInFlightPerStream: positiveInteger(
+      "maxInFlightPerStream",
+      options.maxInFlightPerStream ?? DEFAULT_MAX_IN_FLIGHT_PER_STREAM,
+    ),
+    maxPendingRequestsPerStore: positiveInteger(
+      "maxPendingRequestsPerStore",
+      options.maxPendingRequestsPerStore ?? DEFAULT_MAX_PENDING_REQUESTS_PER_STORE,
+    ),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
+    reconnect,
+    maxMessageBytes: positiveInteger("maxMessageBytes", options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+    clock: options.clock ?? systemClock,
+    timers: options.timers ?? systemTimers,
+    random: options.random ?? systemRandom,
+    logger: options.logger,
+  };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
+  return value;
+}
+
+function positive(name: string, value: number): number {
+  if (!(value > 0 && Number.isFinite(value))) throw new RangeError(`${name} must be > 0, got ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!(value >= 0 && Number.isFinite(value))) throw new RangeError(`${name} must be >= 0, got ${value}`);
+  return value;
+}
