@@ -26,7 +26,14 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
-  stdio: "inherit",
-});
+// Bounds so a hung test cannot stall CI: each test gets 10 minutes, and a file whose tests are done
+// exits even if a leaked handle (a server a failing test never closed) would keep it alive.
+const bounds = ["--test-timeout=600000", "--test-force-exit"];
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", ...bounds, ...files],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(result.status ?? 1);

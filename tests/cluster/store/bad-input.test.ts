@@ -27,7 +27,8 @@ const LIMITS = {
 const MAX_PENDING_PROPOSALS = 8;
 const FLOOD_WRITES = 200;
 
-describe("bad input over real gRPC", () => {
+// A guard against a hung cluster (it fails instead of blocking the suite), not a speed assertion.
+describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
   let cluster: StoreCluster;
   const rpc = new StoreClients();
   /** The first region as it was before the split at "m". */

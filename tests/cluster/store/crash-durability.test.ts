@@ -123,7 +123,8 @@ async function eventually<T>(
   }
 }
 
-describe("crash durability with real store processes", () => {
+// A guard against a hung cluster (it fails instead of blocking the suite), not a speed assertion.
+describe("crash durability with real store processes", { timeout: 4 * 60_000 }, () => {
   const seed = resolveSeed("crash durability");
   const random: Random = new SeededRandom(seed);
   const cluster = new ProcessCluster(mkdtempSync(join(tmpdir(), "tessera-crash-durability-")));

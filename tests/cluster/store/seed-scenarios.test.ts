@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { metapb } from "#proto";
+import { eraftpb, type metapb } from "#proto";
 import { sleep } from "#runtime";
 import { InvalidPeerChangeError } from "../../../services/tikv-store/src/raftstore/store.ts";
 import { DELIVER, DROP } from "../../../services/tikv-store/src/server/transport-filter.ts";
@@ -58,7 +58,8 @@ function peerOn(cluster: StoreCluster, regionId: bigint, index: number): metapb.
   return peer;
 }
 
-describe("TinyKV 3B seed scenarios over real gRPC", () => {
+// A guard against a hung cluster (it fails instead of blocking the suite), not a speed assertion.
+describe("TinyKV 3B seed scenarios over real gRPC", { timeout: 5 * 60_000 }, () => {
   it("TestBasicConfChange3B: shrink to one peer, re-add the same and a new peer id, remove the peer holding the data", async () => {
     await withCluster({ label: "basic conf change", stores: 5, replicas: 5 }, async (cluster) => {
       const regionId = firstRegionId(cluster);
