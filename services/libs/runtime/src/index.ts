@@ -17,6 +17,7 @@ export {
   type StringOption,
 } from "./config-schema.ts";
 export { parseDurationMs, parseSizeBytes } from "./config-values.ts";
+export { type HttpListener, startHttpListener } from "./http-listener.ts";
 export { type Random, SeededRandom, systemRandom } from "./random.ts";
 export {
   type Closer,

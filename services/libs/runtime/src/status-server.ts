@@ -3,10 +3,10 @@
  * tools, `/metrics` for Prometheus, `/health` for readiness probes, plus routes a service adds (pd's API,
  * failpoint arming). Built on node:http alone so it starts before, and outlives, everything it reports on.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { type Clock, systemClock } from "./clock.ts";
+import { type HttpListener, startHttpListener } from "./http-listener.ts";
 
 export interface StatusRequest {
   readonly method: string;
@@ -46,11 +46,7 @@ export interface StatusServerOptions {
   readonly clock?: Clock;
 }
 
-export interface StatusServer {
-  readonly port: number;
-  /** Stops listening and drops open keep-alive connections so close never waits on an idle client. */
-  close(): Promise<void>;
-}
+export type StatusServer = HttpListener;
 
 /** Status and admin requests are small; a bigger body is a mistake or an attack. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
@@ -66,27 +62,8 @@ class HttpError extends Error {
 
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const routes = [...builtInRoutes(options), ...(options.extraRoutes ?? [])];
-  const server = createServer((request, response) => {
+  return startHttpListener(options.host, options.port, (request, response) => {
     void serve(routes, request, response);
-  });
-  await listen(server, options.host, options.port);
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
   });
 }
 

@@ -4,8 +4,8 @@
  * are JSON with bigints as decimal strings (a JavaScript reader would round them as numbers); errors are
  * `{"error": message}` with a fitting status code.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type HttpListener, startHttpListener } from "#runtime";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -45,10 +45,7 @@ export class HttpError extends Error {
   }
 }
 
-export interface HttpServerHandle {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type HttpServerHandle = HttpListener;
 
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
 
@@ -65,27 +62,8 @@ export async function startHttpServer(options: {
   readonly onError?: (error: unknown) => void;
 }): Promise<HttpServerHandle> {
   const compiled = options.routes.map((route) => ({ route, segments: splitPath(route.pattern) }));
-  const server = createServer((request, response) => {
+  return startHttpListener(options.host, options.port, (request, response) => {
     void serve(compiled, request, response, options.onError);
-  });
-  await listen(server, options.host, options.port);
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
   });
 }
 
