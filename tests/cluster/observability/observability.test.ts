@@ -2,8 +2,8 @@
  * Observability of a real pd and one store in this process: one RawPut through the generated tikvpb
  * client is traced from the caller into the store and down to the raftstore call (spans read back from
  * the file exporter); the status ports' /metrics show per-RPC counts and latencies, region and leader
- * counts, raft fsync and apply figures; the raw client's calls have spans and its metrics show region
- * cache hits and misses; log lines carry the store, cluster and member ids.
+ * counts, raft fsync and apply figures; the raw client's calls (over BatchCommands streams) are traced
+ * into the store too, and its metrics show region cache hits and misses; log lines carry the store, cluster and member ids.
  *
  * Everything that loads @grpc/grpc-js is imported only after `startTracing` (see tracing.ts), hence the
  * dynamic imports below.
@@ -189,7 +189,7 @@ describe("observability of pd and a store", () => {
     }
   });
 
-  test("the raw client's call is traced, and its metrics count region cache misses and hits", async () => {
+  test("the raw client's call is traced into the store through its BatchCommands stream, and its metrics count region cache misses and hits", async () => {
     const { RawKvClient } = await import("#client");
     const registry = createRegistry("client");
     const rawClient = await RawKvClient.connect({
@@ -214,6 +214,16 @@ describe("observability of pd and a store", () => {
       ),
       "its region lookup in pd is a child span",
     );
+    // The put went over a BatchCommands stream: the trace crosses the wire inside the request's context.
+    const trace = spans.filter((span) => span.traceId === call.traceId);
+    const child = (parent: SpanRecord, name: string, kind: SpanRecord["kind"]) =>
+      trace.find((span) => span.parentSpanId === parent.spanId && span.name === name && span.kind === kind);
+    const attempt = child(call, "tikvclient.rpc.rawPut", "client");
+    assert.ok(attempt, `the attempt is a client span under the call; trace: ${JSON.stringify(trace)}`);
+    assert.equal(attempt.attributes["tessera.store_id"], store!.storeId.toString());
+    const served = child(attempt, "tikv.batch_commands.rawPut", "server");
+    assert.ok(served, "the store's span for the batched request is the attempt's child, across the wire");
+    assert.ok(child(served, "raftkv.write", "internal"), "the raftstore write is the store span's child");
     const page = await registry.metrics();
     assert.ok((sample(page, 'client_tikvclient_region_cache_lookups_total{result="miss"}') ?? 0) > 0);
     assert.ok((sample(page, 'client_tikvclient_region_cache_lookups_total{result="hit"}') ?? 0) > 0);

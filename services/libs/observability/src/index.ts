@@ -22,7 +22,7 @@ export {
   metricName,
   SIZE_BYTES_BUCKETS,
 } from "./metrics.ts";
-export { addSpanEvent, TRACER_NAME, withSpan } from "./spans.ts";
+export { activeTraceContext, addSpanEvent, TRACER_NAME, withRemoteParent, withSpan } from "./spans.ts";
 export {
   instrumentGrpc,
   type RunningTracing,

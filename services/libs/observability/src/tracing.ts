@@ -12,7 +12,9 @@
  *
  * The SDK itself (about a second to import) is loaded only when an exporter is configured. With tracing
  * off the instrumentation still wraps unary calls, starting no-op spans (microseconds per call); the
- * long-lived streams that carry the hot paths are not wrapped at all (UNTRACED_GRPC_METHODS).
+ * long-lived streams that carry the hot paths are not wrapped at all (UNTRACED_GRPC_METHODS); requests
+ * on a BatchCommands stream carry their caller's trace context in `kvrpcpb.Context.trace_context`
+ * instead, and the store makes a server span for each (spans.ts, `withRemoteParent`).
  */
 import { createRequire, register } from "node:module";
 import { dirname, sep } from "node:path";

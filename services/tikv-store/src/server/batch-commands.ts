@@ -7,7 +7,7 @@
  * work on the store. Answers finished in the same event-loop turn go out as one response message.
  */
 import { type handleBidiStreamingCall, type ServerDuplexStream, status } from "@grpc/grpc-js";
-import type { Logger } from "#observability";
+import { type Logger, withRemoteParent } from "#observability";
 import { tikvpb } from "#proto";
 import type { RawKvHandlers } from "./raw-kv-handlers.ts";
 import type { GrpcMetrics } from "./server-metrics.ts";
@@ -97,7 +97,12 @@ class BatchCommandsStream {
   private begin(id: bigint, request: tikvpb.BatchCommandsRequest_Request): void {
     this.inFlight++;
     this.options.metrics.batchCommandsInFlight.inc();
-    void execute(this.options.handlers, request).then(
+    const cmd = request.cmd;
+    // Each request is its own server span under the caller's (the stream itself is not traced).
+    const traceContext =
+      cmd === undefined || cmd.$case === "empty" ? "" : (cmd.value.context?.traceContext ?? "");
+    const spanName = `tikv.batch_commands.${cmd?.$case}`;
+    void withRemoteParent(traceContext, spanName, {}, () => execute(this.options.handlers, request)).then(
       (response) => this.finish(id, response),
       (error: unknown) => {
         // Handlers never reject; reaching this is a bug, but the client still gets an answer for its id.

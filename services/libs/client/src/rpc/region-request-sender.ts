@@ -14,7 +14,8 @@
  * "Relocate" hands the request back to the caller: the region's range may have changed, so the caller
  * re-locates its keys (a batch may now span two regions) and sends again with the same retry state.
  */
-import type { Logger } from "#observability";
+import { SpanKind } from "@opentelemetry/api";
+import { activeTraceContext, type Logger, withSpan } from "#observability";
 import type { errorpb, kvrpcpb } from "#proto";
 import { BackoffKinds } from "../backoff/backoff-kind.ts";
 import type { KeyLocation } from "../region-cache/key-location.ts";
@@ -115,9 +116,7 @@ export class RegionRequestSender {
   ): Promise<AttemptResult<Case>> {
     const cache = this.options.regionCache;
     try {
-      const response = await this.options.rpc.call(context.address, command, build(context.kvContext), {
-        timeoutMs: this.options.timeoutMs,
-      });
+      const response = await this.call(context, command, build);
       return { kind: "answered", response };
     } catch (error) {
       if (!repeatable && mayHaveRun(error)) {
@@ -141,6 +140,34 @@ export class RegionRequestSender {
       }
       throw error;
     }
+  }
+
+  /**
+   * One attempt is one client span; the request carries that span's context so the store's span joins
+   * the caller's trace (stream metadata cannot, see `trace_context` in kvrpcpb.Context).
+   */
+  private call<Case extends RegionCommandCase>(
+    context: RpcContext,
+    command: Case,
+    build: (context: kvrpcpb.Context) => CommandRequest<Case>,
+  ): Promise<CommandResponse<Case>> {
+    const attributes = {
+      "tessera.region_id": context.region.id.toString(),
+      "tessera.store_id": context.storeId.toString(),
+      "server.address": context.address,
+    };
+    return withSpan(
+      `tikvclient.rpc.${command}`,
+      attributes,
+      () => {
+        const traceContext = activeTraceContext();
+        const kvContext = traceContext === "" ? context.kvContext : { ...context.kvContext, traceContext };
+        return this.options.rpc.call(context.address, command, build(kvContext), {
+          timeoutMs: this.options.timeoutMs,
+        });
+      },
+      SpanKind.CLIENT,
+    );
   }
 
   private async onRegionError(
