@@ -1,9 +1,12 @@
 /**
- * `npm run bench:kv [-- --vs-etcd] [--duration S] [--concurrency 1,16,64,256]`
+ * `npm run bench:kv [-- --vs-etcd] [--duration S] [--concurrency 1,16,64,256] [--operations put,get]
+ *   [--cpu-prof DIR]`
  * Raw put and get (16-byte keys, 100-byte values, uniform over 100k keys) at each concurrency against a
  * local 3-store Tessera cluster on 127.0.0.1; with --vs-etcd the identical workload (same generator, same
  * client-side concurrency, linearizable reads) against a 3-member etcd in the same invocation, with the
- * ratio per row. Also prints the stores' raft-engine fsyncs per second and entries per fsync.
+ * ratio per row. Also prints the stores' raft-engine fsyncs per second and entries per fsync. With
+ * --cpu-prof, pd and the stores run under `node --cpu-prof` and write their profiles into DIR as they stop
+ * (open them in Chrome DevTools, or summarise with `node scripts/cpu-profile-summary.mjs FILE`).
  */
 import { parseArgs } from "node:util";
 import { SeededRandom } from "#runtime";
@@ -16,7 +19,7 @@ const KEY_COUNT = 100_000;
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 const SEED = 42;
-const OPERATIONS: readonly OperationName[] = ["put", "get"];
+const OPERATION_NAMES: readonly OperationName[] = ["put", "get"];
 
 function makeKeys(): Uint8Array[] {
   const encoder = new TextEncoder();
@@ -45,17 +48,20 @@ async function measure(
   return runLoad({ target, operation, concurrency, durationMs, keys, value, random: new SeededRandom(SEED) });
 }
 
-async function runTessera(
-  concurrencies: readonly number[],
-  durationMs: number,
-  keys: readonly Uint8Array[],
-  value: Uint8Array,
-) {
-  const target = await TesseraTarget.start();
+interface Plan {
+  readonly operations: readonly OperationName[];
+  readonly concurrencies: readonly number[];
+  readonly durationMs: number;
+  readonly cpuProfileDir?: string;
+}
+
+async function runTessera(plan: Plan, keys: readonly Uint8Array[], value: Uint8Array) {
+  const { concurrencies, durationMs } = plan;
+  const target = await TesseraTarget.start({ cpuProfileDir: plan.cpuProfileDir });
   const rows: Row[] = [];
   try {
     await target.preload(keys, value);
-    for (const operation of OPERATIONS) {
+    for (const operation of plan.operations) {
       for (const concurrency of concurrencies) {
         const before = await target.storeMetrics();
         const startedMs = performance.now();
@@ -114,13 +120,26 @@ async function main(): Promise<void> {
       "vs-etcd": { type: "boolean", default: false },
       duration: { type: "string", default: "10" },
       concurrency: { type: "string", default: "1,16,64,256" },
+      operations: { type: "string", default: OPERATION_NAMES.join(",") },
+      "cpu-prof": { type: "string" },
     },
   });
   const durationMs = Number(values.duration) * 1000;
-  const concurrencies = values.concurrency.split(",").map(Number);
+  const operations = values.operations.split(",").map((name) => {
+    const operation = OPERATION_NAMES.find((known) => known === name);
+    if (operation === undefined)
+      throw new Error(`unknown operation "${name}"; use ${OPERATION_NAMES.join(", ")}`);
+    return operation;
+  });
+  const plan: Plan = {
+    operations,
+    concurrencies: values.concurrency.split(",").map(Number),
+    durationMs,
+    cpuProfileDir: values["cpu-prof"],
+  };
   const keys = makeKeys();
   const value = new Uint8Array(VALUE_BYTES).fill(0x61);
-  const rows = await runTessera(concurrencies, durationMs, keys, value);
+  const rows = await runTessera(plan, keys, value);
   if (values["vs-etcd"]) await runEtcd(rows, durationMs, keys, value);
   process.stdout.write(
     `bench:kv ${new Date().toISOString()} duration ${values.duration}s per row, ${KEY_COUNT} keys\n`,

@@ -16,6 +16,13 @@ const STORES = 3;
 const PRELOAD_BATCH = 512;
 const PRELOAD_PARALLEL_BATCHES = 8;
 const REPLICATION_TIMEOUT_MS = 60_000;
+/** How long a profiled process may take to stop gracefully (and write its profile). */
+const PROFILED_STOP_GRACE_MS = 30_000;
+
+export interface TesseraTargetOptions {
+  /** Run every process with `--cpu-prof`, writing its profile into this directory when it stops. */
+  readonly cpuProfileDir?: string;
+}
 
 export interface StoreMetricsSample {
   readonly fsyncs: number;
@@ -30,13 +37,16 @@ export class TesseraTarget implements KvTarget {
     private readonly processes: readonly NodeProcess[],
     private readonly statusUrls: readonly string[],
     private readonly dataRoot: string,
+    private readonly profiled: boolean,
   ) {}
 
-  static async start(): Promise<TesseraTarget> {
+  static async start(options: TesseraTargetOptions = {}): Promise<TesseraTarget> {
     const dataRoot = mkdtempSync(join(tmpdir(), "tessera-bench-kv-"));
     const processes: NodeProcess[] = [];
+    const nodeFlags =
+      options.cpuProfileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir];
     try {
-      const pd = startProcess(processes, "pd", "pd ready", [
+      const pd = startProcess(processes, "pd", "pd ready", nodeFlags, [
         "services/pd/src/main.ts",
         ...["--data-dir", join(dataRoot, "pd"), "--client-port", "0", "--http-port", "0"],
         ...["--log.level", "info", "--schedule.interval", "200ms"],
@@ -46,7 +56,7 @@ export class TesseraTarget implements KvTarget {
       const httpUrl = String(pd.readyRecord.httpUrl);
       const statusUrls: string[] = [];
       for (let index = 1; index <= STORES; index++) {
-        const store = startProcess(processes, `store${index}`, "store ready", [
+        const store = startProcess(processes, `store${index}`, "store ready", nodeFlags, [
           "services/tikv-store/src/main.ts",
           ...["--data-dir", join(dataRoot, `store${index}`), "--pd.endpoints", pdUrl],
           ...["--server.addr", "127.0.0.1:0", "--server.status-addr", "127.0.0.1:0"],
@@ -57,7 +67,7 @@ export class TesseraTarget implements KvTarget {
       }
       await waitReplicated(httpUrl);
       const client = await RawKvClient.connect({ pdEndpoints: [pdUrl] });
-      return new TesseraTarget(client, processes, statusUrls, dataRoot);
+      return new TesseraTarget(client, processes, statusUrls, dataRoot, nodeFlags.length > 0);
     } catch (error) {
       await Promise.all(processes.map((process) => process.kill()));
       rmSync(dataRoot, { recursive: true, force: true });
@@ -102,7 +112,14 @@ export class TesseraTarget implements KvTarget {
 
   async close(): Promise<void> {
     await this.client.close();
-    await Promise.all(this.processes.map((process) => process.kill()));
+    // Stores first: a store stopping gracefully asks pd to move its leaders away.
+    const stores = this.processes.filter((process) => process.name !== "pd");
+    const pd = this.processes.filter((process) => process.name === "pd");
+    for (const group of [stores, pd]) {
+      await Promise.all(
+        group.map((process) => (this.profiled ? process.stop(PROFILED_STOP_GRACE_MS) : process.kill())),
+      );
+    }
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
 }
@@ -111,12 +128,13 @@ function startProcess(
   processes: NodeProcess[],
   name: string,
   readyMessage: string,
+  nodeFlags: readonly string[],
   args: readonly string[],
 ): NodeProcess {
   const [main, ...flags] = args;
   const process_ = new NodeProcess({
     name,
-    command: [process.execPath, "--import", "tsx", join(REPO_ROOT, main!), ...flags],
+    command: [process.execPath, ...nodeFlags, "--import", "tsx", join(REPO_ROOT, main!), ...flags],
     cwd: REPO_ROOT,
     readyMessage,
   });

@@ -100,6 +100,17 @@ export class NodeProcess {
     this.paused = false;
   }
 
+  /** SIGTERM, then SIGKILL if the process has not exited within `graceMs` (a graceful stop hung). */
+  async stop(graceMs: number): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return;
+    this.resume();
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
   pause(): void {
     if (this.child === undefined || this.paused) return;
     this.child.kill("SIGSTOP");
