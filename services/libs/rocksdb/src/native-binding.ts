@@ -6,7 +6,9 @@
  * - column families: `open({ columns: { name: {} } })`, then `db.columns[name]` is an opaque handle passed as
  *   `{ column }` to reads, iterators and batch operations. RocksDB insists on `default` being listed and on
  *   every existing family being opened.
- * - `batch.write({ sync })` runs `DB::Write` synchronously on the JavaScript thread (fsync included).
+ * - `batch_write(db, batch, { sync })` runs `DB::Write` synchronously on the calling thread (fsync
+ *   included). We fill and write batches through the binding's functions directly: abstract-level's
+ *   chained batch checks and wraps every operation, which cost more than the write itself (profiled).
  * - no `ReadOptions.snapshot` and no `WriteBatch::DeleteRange`; see snapshot.ts and write-batch.ts.
  * - iterators pin a consistent view of their column family from the moment they are created.
  */
@@ -52,11 +54,16 @@ export interface NativeIterator {
   close(): Promise<void>;
 }
 
-export interface NativeChainedBatch {
-  put(key: Buffer, value: Buffer, options: { readonly column: NativeColumnHandle }): NativeChainedBatch;
-  del(key: Buffer, options: { readonly column: NativeColumnHandle }): NativeChainedBatch;
-  write(options: { readonly sync: boolean }): Promise<void>;
-  close(): Promise<void>;
+declare const writeBatchBrand: unique symbol;
+/** A `rocksdb::WriteBatch*` wrapped as a napi external (freed when collected). */
+export interface NativeWriteBatch {
+  readonly [writeBatchBrand]: true;
+}
+
+declare const databaseContextBrand: unique symbol;
+/** A `Database*` wrapped as a napi external that does not own it (closing stays with the RocksLevel). */
+export interface NativeDatabaseContext {
+  readonly [databaseContextBrand]: true;
 }
 
 export interface NativeOpenOptions {
@@ -74,10 +81,30 @@ export interface NativeRocksLevel {
     keys: Buffer[],
     options: NativeEncodings & { readonly column: NativeColumnHandle },
   ): Promise<Array<Buffer | undefined | null>>;
-  batch(): NativeChainedBatch;
+  /** The binding's `Database*` as a number, valid while the database is open. */
+  readonly handle: bigint;
   iterator(options: NativeIteratorOptions): NativeIterator;
   /** Reads a whole range synchronously; rows alternate key, value (`undefined` when `values` is false). */
   querySync(options: NativeQueryOptions): { rows: Array<Buffer | undefined>; finished: boolean };
+}
+
+/** The binding's batch functions; a batch without a `column` writes to the default column family. */
+export interface NativeBinding {
+  db_init(handle: bigint): NativeDatabaseContext;
+  batch_init(): NativeWriteBatch;
+  batch_put(
+    batch: NativeWriteBatch,
+    key: Buffer,
+    value: Buffer,
+    options: { readonly column?: NativeColumnHandle },
+  ): void;
+  batch_del(batch: NativeWriteBatch, key: Buffer, options: { readonly column?: NativeColumnHandle }): void;
+  batch_write(
+    database: NativeDatabaseContext,
+    batch: NativeWriteBatch,
+    options: { readonly sync: boolean },
+  ): void;
+  batch_clear(batch: NativeWriteBatch): void;
 }
 
 interface RocksDbModule {
@@ -86,6 +113,8 @@ interface RocksDbModule {
 
 const require = createRequire(import.meta.url);
 const { RocksLevel } = require("@nxtedition/rocksdb") as RocksDbModule;
+/** The same addon instance the RocksLevel class uses (node-gyp-build loads it once per thread). */
+export const nativeBinding = require("@nxtedition/rocksdb/binding") as NativeBinding;
 
 export function createNativeDatabase(path: string): NativeRocksLevel {
   return new RocksLevel(path, { keyEncoding: "buffer", valueEncoding: "buffer" });

@@ -3,10 +3,12 @@ import { isAboveLowerBound, isBelowUpperBound, type KeyRange, toNativeRange } fr
 import {
   asBuffer,
   createNativeDatabase,
-  type NativeChainedBatch,
   type NativeColumnHandle,
+  type NativeDatabaseContext,
   type NativeIterator,
   type NativeRocksLevel,
+  type NativeWriteBatch,
+  nativeBinding,
 } from "./native-binding.ts";
 import { PinnedCursor } from "./pinned-cursor.ts";
 import { RocksDbError } from "./rocks-db-error.ts";
@@ -64,6 +66,7 @@ export async function openRocksDb(options: OpenRocksDbOptions): Promise<RocksDb>
  */
 export class RocksDb implements RocksReader {
   readonly columnFamilies: readonly string[];
+  private nativeContext: NativeDatabaseContext | undefined;
 
   constructor(
     readonly path: string,
@@ -103,16 +106,18 @@ export class RocksDb implements RocksReader {
   /** Applies every operation of the batch atomically and in order. */
   async write(batch: WriteBatch, options: WriteOptions): Promise<void> {
     this.assertOpen("write", undefined);
-    const nativeBatch = this.native.batch();
+    const nativeBatch = nativeBinding.batch_init();
     try {
       // Filling and writing happen in one synchronous step, so range deletes see exactly the state
       // they overwrite: no other write can run in between.
       this.fill(nativeBatch, batch.operations);
-      await nativeBatch.write({ sync: options.sync });
+      nativeBinding.batch_write(this.databaseContext(), nativeBatch, { sync: options.sync });
     } catch (error) {
-      await nativeBatch.close().catch(() => undefined);
       if (error instanceof RocksDbError || error instanceof InvalidKeyError) throw error;
       throw RocksDbError.wrap("write", this.path, undefined, error);
+    } finally {
+      // Frees the batch's memory now rather than when the collector finds the handle.
+      nativeBinding.batch_clear(nativeBatch);
     }
   }
 
@@ -193,15 +198,17 @@ export class RocksDb implements RocksReader {
     }
   }
 
-  private fill(nativeBatch: NativeChainedBatch, operations: readonly BatchOperation[]): void {
+  private fill(nativeBatch: NativeWriteBatch, operations: readonly BatchOperation[]): void {
     for (const [index, operation] of operations.entries()) {
       const column = this.column(operation.columnFamily, "write");
       switch (operation.kind) {
         case "put":
-          nativeBatch.put(asBuffer(operation.key), asBuffer(operation.value), { column });
+          nativeBinding.batch_put(nativeBatch, asBuffer(operation.key), asBuffer(operation.value), {
+            column,
+          });
           break;
         case "delete":
-          nativeBatch.del(asBuffer(operation.key), { column });
+          nativeBinding.batch_del(nativeBatch, asBuffer(operation.key), { column });
           break;
         case "delete-range":
           this.fillRangeDelete(nativeBatch, column, operation, operations.slice(0, index));
@@ -213,19 +220,19 @@ export class RocksDb implements RocksReader {
   }
 
   private fillRangeDelete(
-    nativeBatch: NativeChainedBatch,
+    nativeBatch: NativeWriteBatch,
     column: NativeColumnHandle,
     operation: Extract<BatchOperation, { kind: "delete-range" }>,
     earlier: readonly BatchOperation[],
   ): void {
     const range: KeyRange = { gte: operation.start, ...(operation.end && { lt: operation.end }) };
     if (operation.end && Buffer.compare(operation.start, operation.end) >= 0) return;
-    for (const key of this.keysInRange(column, range)) nativeBatch.del(key, { column });
+    for (const key of this.keysInRange(column, range)) nativeBinding.batch_del(nativeBatch, key, { column });
     // Keys put earlier in this batch are not in the database yet, but the range delete covers them too.
     for (const previous of earlier) {
       if (previous.kind !== "put" || previous.columnFamily !== operation.columnFamily) continue;
       if (isAboveLowerBound(previous.key, range) && isBelowUpperBound(previous.key, range)) {
-        nativeBatch.del(asBuffer(previous.key), { column });
+        nativeBinding.batch_del(nativeBatch, asBuffer(previous.key), { column });
       }
     }
   }
@@ -256,6 +263,12 @@ export class RocksDb implements RocksReader {
     const handle = this.handles.get(columnFamily);
     if (!handle) throw new RocksDbError(operation, this.path, columnFamily, "unknown column family");
     return handle;
+  }
+
+  /** The database for the binding's direct batch calls; only used after `assertOpen`. */
+  private databaseContext(): NativeDatabaseContext {
+    this.nativeContext ??= nativeBinding.db_init(this.native.handle);
+    return this.nativeContext;
   }
 
   private assertOpen(operation: string, columnFamily: string | undefined): void {

@@ -14,6 +14,8 @@ import { decodeStored, spanRange } from "./kv-engine.ts";
 import { RAFT_ENGINE_COLUMN_FAMILY, type RaftEngine } from "./raft-engine.ts";
 
 const CF = RAFT_ENGINE_COLUMN_FAMILY;
+/** Longer spans are deleted as a range: reading their keys costs less than queuing that many deletes. */
+const MAX_POINT_DELETES = 4096;
 
 /** RaftLocalState in the raft core's number domain. */
 export interface RaftState {
@@ -59,9 +61,8 @@ export class RaftLogStore {
       batch.put(CF, raftLogKey(regionId, entry.index), encodeEntry(entry));
     });
     const lastIndex = firstIndex + entries.length - 1;
-    if (previousLastIndex > lastIndex) {
-      batch.deleteRange(CF, raftLogKey(regionId, lastIndex + 1), raftLogKey(regionId, previousLastIndex + 1));
-    }
+    if (previousLastIndex > lastIndex)
+      this.deleteEntries(batch, regionId, lastIndex + 1, previousLastIndex + 1);
     return lastIndex;
   }
 
@@ -119,7 +120,19 @@ export class RaftLogStore {
    */
   deleteEntriesBefore(batch: WriteBatch, regionId: bigint, index: number, fromIndex = 0): void {
     if (index <= fromIndex) return;
-    batch.deleteRange(CF, raftLogKey(regionId, fromIndex), raftLogKey(regionId, index));
+    this.deleteEntries(batch, regionId, fromIndex, index);
+  }
+
+  /**
+   * Deletes entries [from, to). A short known span is deleted key by key: a range delete would first read
+   * the range to find its keys (the binding has no range tombstones in batches), on the hot write path.
+   */
+  private deleteEntries(batch: WriteBatch, regionId: bigint, from: number, to: number): void {
+    if (from === 0 || to - from > MAX_POINT_DELETES) {
+      batch.deleteRange(CF, raftLogKey(regionId, from), raftLogKey(regionId, to));
+      return;
+    }
+    for (let index = from; index < to; index++) batch.delete(CF, raftLogKey(regionId, index));
   }
 
   /** Deletes every entry of the region (a snapshot replaces the whole log). */
