@@ -1,5 +1,6 @@
 /**
- * `npm run chaos -- --workload register|set --time S --nemesis kill,pause,partition [--seed N]`
+ * `npm run chaos -- --workload register|set --time S --nemesis kill,pause,partition,delay [--regions N]
+ *   [--seed N]`
  * Runs one Jepsen-style chaos run against pd and three stores in network namespaces (root needed), prints
  * the verdict, the history file, throughput and unavailability around each fault, and exits 1 when the
  * checker finds a violation (or cannot decide).
@@ -8,8 +9,7 @@ import { parseArgs } from "node:util";
 import { FAULT_KINDS, type FaultKind } from "./nemesis/nemesis.ts";
 import { runChaos, type WorkloadName } from "./run-chaos.ts";
 
-const USAGE =
-  "usage: npm run chaos -- --workload register|set --time S --nemesis kill,pause,partition [--seed N]";
+const USAGE = `usage: npm run chaos -- --workload register|set --time S --nemesis ${FAULT_KINDS.join(",")} [--regions N] [--seed N]`;
 
 function parseOptions(argv: readonly string[]) {
   const { values } = parseArgs({
@@ -19,6 +19,7 @@ function parseOptions(argv: readonly string[]) {
       time: { type: "string", default: "60" },
       nemesis: { type: "string", default: FAULT_KINDS.join(",") },
       seed: { type: "string" },
+      regions: { type: "string", default: "3" },
       help: { type: "boolean", default: false },
     },
   });
@@ -35,8 +36,11 @@ function parseOptions(argv: readonly string[]) {
   for (const kind of nemesis) {
     if (!FAULT_KINDS.includes(kind as FaultKind)) throw new Error(`unknown nemesis ${kind}\n${USAGE}`);
   }
+  const regions = Number(values.regions);
+  if (!Number.isInteger(regions) || regions < 1)
+    throw new Error(`--regions must be a positive integer\n${USAGE}`);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
-  return { workload: workload as WorkloadName, timeSeconds, nemesis: nemesis as FaultKind[], seed };
+  return { workload: workload as WorkloadName, timeSeconds, nemesis: nemesis as FaultKind[], regions, seed };
 }
 
 async function main(): Promise<void> {

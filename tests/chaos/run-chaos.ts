@@ -16,17 +16,21 @@ import { type FaultKind, type FaultRecord, Nemesis } from "./nemesis/nemesis.ts"
 import { ChaosCluster } from "./netns/chaos-cluster.ts";
 import { describeAvailability } from "./report/availability.ts";
 import { CountingRawKvClient } from "./workload/attempt-counting-client.ts";
+import { operationKey, regionIndexOf, splitKeys } from "./workload/key-regions.ts";
 import { classifyClientError } from "./workload/outcomes.ts";
 import { runRegisterWorkload } from "./workload/register-workload.ts";
 import { runSetFinalRead, runSetInserts } from "./workload/set-workload.ts";
+import type { WorkloadName } from "./workload/workload-name.ts";
 
-export type WorkloadName = "register" | "set";
+export type { WorkloadName } from "./workload/workload-name.ts";
 
 export interface ChaosRunOptions {
   readonly workload: WorkloadName;
   readonly timeSeconds: number;
   readonly nemesis: readonly FaultKind[];
   readonly seed: number;
+  /** Regions the workload's keys are spread over (the key space is split before the run). */
+  readonly regions?: number;
   readonly workers?: number;
   readonly healthyMs?: number;
   readonly faultMs?: number;
@@ -46,6 +50,7 @@ export interface ChaosRunResult {
 }
 
 const DEFAULT_WORKERS = 5;
+const DEFAULT_REGIONS = 3;
 const DEFAULT_HEALTHY_MS = 4_000;
 const DEFAULT_FAULT_MS = 4_000;
 const REQUEST_TIMEOUT_MS = 2_000;
@@ -65,8 +70,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   );
   const cluster = await ChaosCluster.start();
   const clients: CountingRawKvClient[] = [];
+  const regions = options.regions ?? DEFAULT_REGIONS;
+  const keys = splitKeys(options.workload, regions);
   try {
-    const workers = options.workers ?? DEFAULT_WORKERS;
+    await cluster.split(keys);
+    log(`regions: ${regions} (split at ${keys.join(", ") || "nothing"})`);
+    const workers = options.workers ?? Math.max(DEFAULT_WORKERS, regions);
     for (let index = 0; index < workers; index++) {
       clients.push(
         await CountingRawKvClient.connect({
@@ -93,7 +102,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     const nemesisDone =
       options.nemesis.length === 0 ? Promise.resolve() : nemesis.run(faultUntilMs, stopNemesis.signal);
     try {
-      await runWorkload(options.workload, {
+      await runWorkload(options.workload, regions, {
         clients,
         recorder,
         random,
@@ -108,7 +117,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     if (options.workload === "set") {
       await runSetFinalRead({ clients, recorder, nowMs, untilMs: 0, maxOperationsPerWorker: 0 }, 1_000_000);
     }
-    return await finish(options, recorder.history(), nemesis.faults, log);
+    return await finish(options, keys, recorder.history(), nemesis.faults, log);
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await cluster.destroy();
@@ -123,11 +132,12 @@ interface WorkloadRun {
   readonly untilMs: number;
 }
 
-function runWorkload(workload: WorkloadName, run: WorkloadRun): Promise<void> {
+function runWorkload(workload: WorkloadName, regions: number, run: WorkloadRun): Promise<void> {
   if (workload === "set") return runSetInserts({ ...run, maxOperationsPerWorker: MAX_OPERATIONS_PER_WORKER });
   return runRegisterWorkload({
     ...run,
-    keysPerRotation: KEYS_PER_ROTATION,
+    // At least one key per region, so every region sees traffic.
+    keysPerRotation: Math.max(KEYS_PER_ROTATION, regions),
     keyRotationMs: KEY_ROTATION_MS,
     maxOperationsPerWorker: MAX_OPERATIONS_PER_WORKER,
   });
@@ -135,6 +145,7 @@ function runWorkload(workload: WorkloadName, run: WorkloadRun): Promise<void> {
 
 async function finish(
   options: ChaosRunOptions,
+  keys: readonly string[],
   history: Operation[],
   faults: readonly FaultRecord[],
   log: (line: string) => void,
@@ -144,7 +155,10 @@ async function finish(
   const historyPath = join(directory, `${options.workload}-seed${options.seed}-${Date.now()}.jsonl`);
   await writeHistoryFile(historyPath, history);
   const report = options.workload === "set" ? checkSet(history) : checkLinearizability(history);
-  const availability = describeAvailability(faults, history);
+  const availability = describeAvailability(faults, history, (operation) => {
+    const key = operationKey(operation);
+    return key === undefined ? undefined : regionIndexOf(key, keys);
+  });
   const outcomes = countOutcomes(history);
   log(
     `operations: ${history.length} (ok ${outcomes.ok}, fail ${outcomes.fail}, unknown ${outcomes.unknown})`,

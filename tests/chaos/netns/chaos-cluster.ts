@@ -143,6 +143,31 @@ export class ChaosCluster {
     return nodes;
   }
 
+  /**
+   * Splits the key space at `keys` (UTF-8 text) through pd's split operator, one key at a time, and waits
+   * until every resulting region has a voter on each store and a leader, and pd has spread the leaders
+   * over as many stores as there are regions (up to all of them).
+   */
+  async split(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const deadline = Date.now() + REPLICATION_TIMEOUT_MS;
+      const keyHex = Buffer.from(key).toString("hex");
+      for (;;) {
+        const region = (await this.pdGet(`/pd/api/v1/region/key/${keyHex}?format=hex`)) as RawRegion;
+        if (region.start_key === keyHex) break;
+        // A conflicting operator (pd is still placing replicas) answers 409: try again shortly.
+        await this.pdPost("/pd/api/v1/operators", {
+          name: "split-region",
+          region_id: String(region.id),
+          keys: [keyHex],
+        }).catch(() => undefined);
+        if (Date.now() > deadline) throw new Error(`region ${region.id} was not split at ${key} in time`);
+        await sleep(POLL_INTERVAL_MS);
+      }
+    }
+    await this.waitFullyReplicated(keys.length + 1);
+  }
+
   /** Kills every process, deletes namespaces, links and rules, and removes the data directories. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
@@ -155,13 +180,17 @@ export class ChaosCluster {
     this.releaseLock();
   }
 
-  private async waitFullyReplicated(): Promise<void> {
+  private async waitFullyReplicated(regionCount = 1): Promise<void> {
     const deadline = Date.now() + REPLICATION_TIMEOUT_MS;
     for (;;) {
       const regions = await this.regions().catch(() => []);
+      const leaderStores = new Set(regions.map((region) => region.leaderStoreId));
       const ready =
-        regions.length > 0 &&
-        regions.every((region) => region.voterStoreIds.length === STORE_NODES.length && region.leaderStoreId);
+        regions.length >= regionCount &&
+        regions.every(
+          (region) => region.voterStoreIds.length === STORE_NODES.length && region.leaderStoreId,
+        ) &&
+        leaderStores.size >= Math.min(regionCount, STORE_NODES.length);
       if (ready) return;
       if (Date.now() > deadline) {
         throw new Error(
@@ -186,6 +215,18 @@ export class ChaosCluster {
     return response.json();
   }
 
+  private async pdPost(path: string, body: unknown): Promise<unknown> {
+    const url = `http://${this.network.addressOf(PD_NODE)}:${PD_HTTP_PORT}${path}`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(PD_REQUEST_TIMEOUT_MS),
+    });
+    if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+    return response.json();
+  }
+
   private pdCommand(): string[] {
     return this.network.inNamespace(PD_NODE, [
       ...nodeEntry("services/pd/src/main.ts"),
@@ -201,6 +242,10 @@ export class ChaosCluster {
       String(PD_HTTP_PORT),
       "--schedule.interval",
       "200ms",
+      // With a tolerance of 1, three regions on three stores end with one leader each, so a fault on
+      // any store costs some region its leader.
+      "--schedule.leader-balance-tolerance",
+      "1",
     ]);
   }
 

@@ -1,7 +1,8 @@
 /**
  * Availability around faults, from the recorded history: successes and failures per second of the run, and
- * for each fault the unavailability window, from the fault's start to the first success of an operation
- * invoked after it. The cluster has one region by default, so every key is affected by every fault.
+ * for each fault the unavailability window of each region, from the fault's start to the first success of
+ * an operation on that region invoked after it. A fault that costs one region its leader leaves the others
+ * serving, so the worst region's window is the fault's figure.
  */
 import type { Operation } from "../history/operation.ts";
 import type { FaultRecord } from "../nemesis/nemesis.ts";
@@ -14,9 +15,19 @@ export interface SecondCounts {
 
 export interface FaultAvailability {
   readonly fault: FaultRecord;
-  /** Undefined when no operation invoked after the fault succeeded before the run ended. */
+  /**
+   * The worst region's window; undefined when, in some region, no operation invoked after the fault
+   * succeeded before the run ended.
+   */
   readonly unavailableMs: number | undefined;
+  /** Each region's window, in region order (undefined: no success after the fault). */
+  readonly regions: ReadonlyArray<number | undefined>;
 }
+
+/** The region an operation touches (0-based), or undefined for one that spans them (a full read). */
+export type RegionOf = (operation: Operation) => number | undefined;
+
+const oneRegion: RegionOf = () => 0;
 
 const SECONDS_BEFORE_FAULT = 1;
 const SECONDS_AFTER_FAULT = 3;
@@ -34,35 +45,45 @@ export function countPerSecond(history: readonly Operation[]): Map<number, { ok:
   return counts;
 }
 
-export function unavailabilityAfter(fault: FaultRecord, history: readonly Operation[]): FaultAvailability {
-  let firstSuccessMs: number | undefined;
+export function unavailabilityAfter(
+  fault: FaultRecord,
+  history: readonly Operation[],
+  regionOf: RegionOf = oneRegion,
+): FaultAvailability {
+  const firstSuccessMs: Array<number | undefined> = [];
   for (const operation of history) {
+    const region = regionOf(operation);
+    if (region === undefined) continue;
+    while (firstSuccessMs.length <= region) firstSuccessMs.push(undefined);
     if (
       operation.outcome !== "ok" ||
       operation.invokeMs < fault.startMs ||
       operation.completeMs === undefined
     )
       continue;
-    if (firstSuccessMs === undefined || operation.completeMs < firstSuccessMs)
-      firstSuccessMs = operation.completeMs;
+    const first = firstSuccessMs[region];
+    if (first === undefined || operation.completeMs < first) firstSuccessMs[region] = operation.completeMs;
   }
-  return { fault, unavailableMs: firstSuccessMs === undefined ? undefined : firstSuccessMs - fault.startMs };
+  const regions = firstSuccessMs.map((ms) => (ms === undefined ? undefined : ms - fault.startMs));
+  const worst = regions.some((ms) => ms === undefined) ? undefined : Math.max(0, ...(regions as number[]));
+  return { fault, unavailableMs: worst, regions };
 }
 
 /** Lines for the report: each fault, its window, and the per-second counts around it. */
 export function describeAvailability(
   faults: readonly FaultRecord[],
   history: readonly Operation[],
+  regionOf: RegionOf = oneRegion,
 ): string[] {
   const perSecond = countPerSecond(history);
   const lines: string[] = [];
+  const window = (ms: number | undefined) => (ms === undefined ? "until the end" : `${ms} ms`);
   for (const fault of faults) {
-    const { unavailableMs } = unavailabilityAfter(fault, history);
+    const { unavailableMs, regions } = unavailabilityAfter(fault, history, regionOf);
     const endMs = fault.endMs ?? fault.startMs;
+    const perRegion = regions.length > 1 ? ` (by region: ${regions.map(window).join(", ")})` : "";
     lines.push(
-      `t=${formatSeconds(fault.startMs)}..${formatSeconds(endMs)} ${fault.description}: unavailable ${
-        unavailableMs === undefined ? "until the end" : `${unavailableMs} ms`
-      }`,
+      `t=${formatSeconds(fault.startMs)}..${formatSeconds(endMs)} ${fault.description}: unavailable ${window(unavailableMs)}${perRegion}`,
     );
     const first = Math.floor(fault.startMs / 1000) - SECONDS_BEFORE_FAULT;
     const last = Math.floor(endMs / 1000) + SECONDS_AFTER_FAULT;

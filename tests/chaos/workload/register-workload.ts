@@ -27,8 +27,9 @@ const WRITE_SHARE = 0.25;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Key `index` of a rotation; the index leads so each index's keys stay in one shard (key-regions.ts). */
 export function registerKey(rotation: number, index: number): string {
-  return `chaos/register/${String(rotation).padStart(4, "0")}/${index}`;
+  return `chaos/register/${index}/${String(rotation).padStart(4, "0")}`;
 }
 
 export async function runRegisterWorkload(options: RegisterWorkloadOptions): Promise<void> {

@@ -16,7 +16,7 @@ export interface SetWorkloadOptions {
   readonly maxOperationsPerWorker: number;
 }
 
-const SET_PREFIX = "chaos/set/";
+export const SET_PREFIX = "chaos/set/";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SCAN_PAGE = 1_024;
