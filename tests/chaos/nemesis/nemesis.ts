@@ -2,7 +2,7 @@
  * Injects faults into a ChaosCluster on a schedule: a healthy period, then one fault (chosen with the run's
  * seeded random among the enabled kinds), then healed, and again until the deadline. Every fault is logged
  * with its start and end so the report can show throughput and unavailability around it. `healAll` undoes
- * whatever is in effect (restart killed processes, resume paused ones, drop partition rules).
+ * whatever is in effect (restart killed processes, resume paused ones, drop partition rules, remove delays).
  */
 import type { Random } from "#runtime";
 import type { ChaosCluster } from "../netns/chaos-cluster.ts";
@@ -16,8 +16,11 @@ import {
   ringGrudge,
 } from "./partitions.ts";
 
-export type FaultKind = "kill" | "pause" | "partition";
-export const FAULT_KINDS: readonly FaultKind[] = ["kill", "pause", "partition"];
+export type FaultKind = "kill" | "pause" | "partition" | "delay";
+export const FAULT_KINDS: readonly FaultKind[] = ["kill", "pause", "partition", "delay"];
+
+/** Latencies the delay fault adds to each direction of a store's traffic (a round trip grows by twice). */
+const DELAYS_MS: readonly number[] = [20, 100, 300];
 
 export interface FaultRecord {
   readonly kind: FaultKind;
@@ -42,6 +45,7 @@ export class Nemesis {
   private killed: string[] = [];
   private paused: string[] = [];
   private partitioned = false;
+  private delayed: string[] = [];
 
   constructor(private readonly options: NemesisOptions) {}
 
@@ -65,6 +69,8 @@ export class Nemesis {
     this.paused = [];
     if (this.partitioned) await cluster.heal();
     this.partitioned = false;
+    for (const node of this.delayed) await cluster.setDelay(node, 0);
+    this.delayed = [];
     for (const node of this.killed) await cluster.process(node).start();
     this.killed = [];
     const open = this.faults.at(-1);
@@ -95,7 +101,21 @@ export class Nemesis {
       }
       case "partition":
         return this.partition(this.options.random.pick(PARTITION_SHAPES));
+      case "delay":
+        return this.delay();
     }
+  }
+
+  /** Slows one store, or every store (a slow network), by one of DELAYS_MS each way. */
+  private async delay(): Promise<string> {
+    const { cluster, random } = this.options;
+    const ms = random.pick(DELAYS_MS);
+    const nodes = random.chance(0.5) ? [...STORE_NODES] : [random.pick(STORE_NODES)];
+    for (const node of nodes) {
+      this.delayed.push(node);
+      await cluster.setDelay(node, ms);
+    }
+    return `delay ${ms} ms into ${nodes.join(",")}`;
   }
 
   private async partition(shape: PartitionShape): Promise<string> {

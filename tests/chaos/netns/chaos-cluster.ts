@@ -1,6 +1,8 @@
 /**
  * pd and three stores, each a real process in its own network namespace (see network.ts), reachable from
- * the root namespace at fixed addresses on the private bridge. `start` sweeps what a crashed run left,
+ * the root namespace at fixed addresses on the private bridge. Each store listens on loopback inside its
+ * namespace behind a delay proxy (proxy/delay-proxy.ts) on the address it advertises, so clients and the
+ * other stores reach it only through the proxy, whose added latency the nemesis sets. `start` sweeps what a crashed run left,
  * builds the network, starts the processes and waits until the first region has a voter on every store;
  * `destroy` removes all of it and is safe to call on a half-started cluster, twice, or after a failure.
  */
@@ -22,7 +24,10 @@ export const STORE_NODES = ["s1", "s2", "s3"] as const;
 const PD_CLIENT_PORT = 2379;
 const PD_HTTP_PORT = 2378;
 const STORE_PORT = 20160;
+/** The store's own listener, on loopback inside its namespace, behind the proxy on STORE_PORT. */
+const STORE_INNER_PORT = 20161;
 const STORE_STATUS_PORT = 20180;
+const PROXY_CONTROL_PORT = 20190;
 const REPLICATION_TIMEOUT_MS = 60_000;
 const POLL_INTERVAL_MS = 250;
 const PD_REQUEST_TIMEOUT_MS = 2_000;
@@ -38,6 +43,7 @@ export interface RegionView {
 export class ChaosCluster {
   readonly pd: NodeProcess;
   readonly stores: ReadonlyMap<string, NodeProcess>;
+  private readonly proxies: ReadonlyMap<string, NodeProcess>;
   private readonly dataRoot = mkdtempSync(join(tmpdir(), "tessera-chaos-data-"));
   private destroyed = false;
 
@@ -62,6 +68,17 @@ export class ChaosCluster {
         }),
       ]),
     );
+    this.proxies = new Map(
+      STORE_NODES.map((node) => [
+        node,
+        new NodeProcess({
+          name: `${node}-proxy`,
+          command: this.proxyCommand(node),
+          cwd: REPO_ROOT,
+          readyMessage: "proxy ready",
+        }),
+      ]),
+    );
   }
 
   /** Checks root/netns/iptables, builds the network and starts every process; cleans up if any step fails. */
@@ -82,6 +99,7 @@ export class ChaosCluster {
     const cluster = new ChaosCluster(network, releaseLock);
     try {
       await cluster.pd.start();
+      for (const proxy of cluster.proxies.values()) await proxy.start();
       // The first store bootstraps the cluster; the others join it, so start them one after another.
       for (const store of cluster.stores.values()) await store.start();
       await cluster.waitFullyReplicated();
@@ -122,6 +140,14 @@ export class ChaosCluster {
 
   heal(): Promise<void> {
     return this.network.heal();
+  }
+
+  /** Holds back all traffic into `node` (a store) by `ms` each way, through its proxy; 0 removes it. */
+  async setDelay(node: string, ms: number): Promise<void> {
+    if (!this.proxies.has(node)) throw new Error(`${node} has no delay proxy`);
+    const url = `http://${this.network.addressOf(node)}:${PROXY_CONTROL_PORT}/delay?ms=${ms}`;
+    const response = await fetch(url, { method: "PUT", signal: AbortSignal.timeout(PD_REQUEST_TIMEOUT_MS) });
+    if (!response.ok) throw new Error(`PUT ${url}: ${response.status} ${await response.text()}`);
   }
 
   /** Regions as pd sees them (leaders may lag the stores by a heartbeat). */
@@ -172,7 +198,7 @@ export class ChaosCluster {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const processes = [this.pd, ...this.stores.values()];
+    const processes = [this.pd, ...this.stores.values(), ...this.proxies.values()];
     for (const node of processes) node.resume();
     await Promise.all(processes.map((node) => node.kill()));
     await this.network.destroy();
@@ -249,6 +275,19 @@ export class ChaosCluster {
     ]);
   }
 
+  private proxyCommand(node: string): string[] {
+    const address = this.network.addressOf(node);
+    return this.network.inNamespace(node, [
+      ...nodeEntry("tests/chaos/proxy/delay-proxy.ts"),
+      "--listen",
+      `${address}:${STORE_PORT}`,
+      "--target",
+      `127.0.0.1:${STORE_INNER_PORT}`,
+      "--control",
+      `${address}:${PROXY_CONTROL_PORT}`,
+    ]);
+  }
+
   private storeCommand(node: string): string[] {
     const address = this.network.addressOf(node);
     return this.network.inNamespace(node, [
@@ -256,6 +295,8 @@ export class ChaosCluster {
       "--data-dir",
       join(this.dataRoot, node),
       "--server.addr",
+      `127.0.0.1:${STORE_INNER_PORT}`,
+      "--server.advertise-addr",
       `${address}:${STORE_PORT}`,
       "--server.status-addr",
       `${address}:${STORE_STATUS_PORT}`,
