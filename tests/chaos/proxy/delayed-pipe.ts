@@ -18,7 +18,7 @@ export class DelayedPipe {
   private sourceEnded = false;
 
   constructor(
-    private readonly from: Duplex,
+    from: Duplex,
     private readonly to: Duplex,
     private readonly delayMs: () => number,
     private readonly nowMs: () => number = () => performance.now(),
@@ -28,11 +28,6 @@ export class DelayedPipe {
       this.sourceEnded = true;
       this.drain();
     });
-  }
-
-  /** Bytes waiting for their delay to pass. */
-  get heldBytes(): number {
-    return this.held.reduce((sum, { chunk }) => sum + chunk.length, 0);
   }
 
   /** Drops what is held (the connection is going away). */
