@@ -10,6 +10,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { eraftpb, metapb, type raft_serverpb, tikvpb } from "#proto";
+import { systemTimers } from "#runtime";
 import { rawDataKey } from "../engine/keys.ts";
 import type { SnapshotData } from "../raftstore/store.ts";
 import { SnapshotEncoder } from "../snapshot/snapshot-codec.ts";
@@ -78,7 +79,12 @@ describe("snapshot stream into the snapshot receiver", () => {
     };
     server = new Server();
     server.addService(tikvpb.TikvService, {
-      snapshot: createSnapshotHandler({ sink: raftstoreSnapshotSink(taker), maxConcurrentReceives: 1 }),
+      snapshot: createSnapshotHandler({
+        sink: raftstoreSnapshotSink(taker),
+        maxConcurrentReceives: 1,
+        idleTimeoutMs: 60_000,
+        timers: systemTimers,
+      }),
     });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>

@@ -57,9 +57,9 @@ async function* chunks(
   }
 }
 
-async function setUp() {
+async function setUp(snapshotIdleTimeoutMs?: number) {
   const sink = new RecordingSnapshotSink(CHUNK_BYTES * CHUNK_COUNT);
-  const peer = await TestRaftServer.start(PEER_STORE, sink);
+  const peer = await TestRaftServer.start(PEER_STORE, sink, 0, snapshotIdleTimeoutMs);
   cleanups.push(() => peer.kill());
   const resolver = new MapStoreResolver();
   resolver.addresses.set(PEER_STORE, peer.address);
@@ -115,6 +115,25 @@ describe("snapshot stream", () => {
     await waitFor("two chunks received", () => (sink.snapshots[0]?.chunks.length ?? 0) === 2);
     call.cancel();
     await waitFor("the reception to be aborted", () => sink.snapshots[0]?.outcome === "aborted");
+  });
+
+  test("a sender that stalls without failing is cut off after the idle timeout, freeing its slot", async () => {
+    const { sink, peer } = await setUp(200);
+    const client = createTikvClient(peer.address, TEST_MAX_MESSAGE_BYTES);
+    cleanups.push(() => client.close());
+    const answer = new Promise<Error | null>((resolve) => {
+      const call = client.snapshot((error) => resolve(error));
+      call.write({ message: snapshotMessage(), data: chunk(0) });
+      // ...and nothing more: the stream stays open.
+    });
+    const error = await answer;
+    assert.match(String(error?.message), /no snapshot chunk arrived for 200 ms/);
+    assert.equal(sink.snapshots[0]?.outcome, "aborted");
+    // Both receive slots are free again: two new snapshots are taken (a third would be refused).
+    const open = [client.snapshot(() => undefined), client.snapshot(() => undefined)];
+    for (const call of open) call.write({ message: snapshotMessage(), data: chunk(0) });
+    await waitFor("two more receptions", () => sink.snapshots.length === 3);
+    for (const call of open) call.cancel();
   });
 
   test("a stream that ends early is refused by the sink's verification and the sender sees it", async () => {

@@ -16,6 +16,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { eraftpb, type raft_serverpb, type tikvpb } from "#proto";
+import type { Timers } from "#runtime";
 
 export class SnapshotSendError extends Error {
   override readonly name = "SnapshotSendError";
@@ -107,6 +108,12 @@ export interface SnapshotReceiverOptions {
   readonly sink: SnapshotSink;
   /** Snapshots received at the same time; more are refused with RESOURCE_EXHAUSTED (the sender retries). */
   readonly maxConcurrentReceives: number;
+  /**
+   * A stream that delivers no chunk for this long is dropped (and its reception aborted): a sender that
+   * stalls without failing would otherwise hold the region's incoming snapshot, and a receive slot, forever.
+   */
+  readonly idleTimeoutMs: number;
+  readonly timers: Timers;
   /** Called once per stream with its outcome, for logs and metrics. */
   onOutcome?(outcome: { readonly ok: boolean; readonly regionId?: bigint; readonly reason?: string }): void;
 }
@@ -134,7 +141,7 @@ export function createSnapshotHandler(
       return;
     }
     receiving++;
-    const receive = new SnapshotCall(call, options.sink);
+    const receive = new SnapshotCall(call, options);
     void receive.run().then((outcome) => {
       receiving--;
       options.onOutcome?.(outcome);
@@ -167,7 +174,7 @@ class SnapshotCall {
 
   constructor(
     private readonly call: ServerReadableStream<raft_serverpb.SnapshotChunk, raft_serverpb.Done>,
-    private readonly sink: SnapshotSink,
+    private readonly options: SnapshotReceiverOptions,
   ) {
     call.on("data", (chunk: raft_serverpb.SnapshotChunk) => {
       call.pause();
@@ -182,6 +189,12 @@ class SnapshotCall {
     try {
       for (;;) {
         const event = await this.next();
+        if (event === undefined) {
+          throw new SnapshotRejection(
+            status.DEADLINE_EXCEEDED,
+            `region ${this.regionId ?? "?"}: no snapshot chunk arrived for ${this.options.idleTimeoutMs} ms`,
+          );
+        }
         if (event.kind === "broken") return await this.fail("the stream broke before it completed");
         if (event.kind === "end") {
           if (this.reception === undefined) throw invalid("the stream ended before the first chunk");
@@ -205,7 +218,7 @@ class SnapshotCall {
     if (this.reception === undefined) {
       const message = announcement(chunk);
       this.regionId = message.regionId;
-      this.reception = this.sink.begin(message);
+      this.reception = this.options.sink.begin(message);
     } else if (chunk.message !== undefined) {
       throw invalid(`region ${this.regionId}: a later chunk carries a second raft message`);
     }
@@ -222,9 +235,19 @@ class SnapshotCall {
     this.wake?.();
   }
 
-  private async next(): Promise<(typeof this.events)[number]> {
-    while (this.events.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.wake = undefined;
+  /** The next event, or undefined when none came within the idle timeout. */
+  private async next(): Promise<(typeof this.events)[number] | undefined> {
+    while (this.events.length === 0) {
+      const idle = await new Promise<boolean>((resolve) => {
+        const timer = this.options.timers.setTimeout(() => resolve(true), this.options.idleTimeoutMs);
+        this.wake = () => {
+          timer.cancel();
+          resolve(false);
+        };
+      });
+      this.wake = undefined;
+      if (idle) return undefined;
+    }
     return this.events.shift()!;
   }
 }

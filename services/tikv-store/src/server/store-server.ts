@@ -117,6 +117,8 @@ export class InvalidStoreLabelError extends Error {
 const GRPC_SHUTDOWN_GRACE_MS = 1_000;
 /** Snapshots received at once; more are refused and their leaders retry. */
 const MAX_CONCURRENT_SNAPSHOT_RECEIVES = 4;
+/** A snapshot sender that sends no chunk for this long is cut off (chunks normally come in milliseconds). */
+const SNAPSHOT_RECEIVE_IDLE_TIMEOUT_MS = 30_000;
 /** How long `startStore` keeps trying to reach pd (pd may be starting alongside). */
 const PD_CONNECT_TIMEOUT_MS = 30_000;
 
@@ -343,6 +345,8 @@ async function serveGrpc(
   const snapshot = createSnapshotHandler({
     sink: raftstoreSnapshotSink(store),
     maxConcurrentReceives: MAX_CONCURRENT_SNAPSHOT_RECEIVES,
+    idleTimeoutMs: SNAPSHOT_RECEIVE_IDLE_TIMEOUT_MS,
+    timers,
     onOutcome: (outcome) => {
       metrics.transport.snapshots.inc({ direction: "receive", outcome: outcome.ok ? "ok" : "failed" });
       if (!outcome.ok) log.warn({ regionId: outcome.regionId, reason: outcome.reason }, "snapshot refused");

@@ -72,6 +72,7 @@ export class TestRaftServer {
     storeId: bigint,
     snapshotSink: SnapshotSink = new RecordingSnapshotSink(0),
     port = 0,
+    snapshotIdleTimeoutMs = 60_000,
   ): Promise<TestRaftServer> {
     const received: raft_serverpb.RaftMessage[][] = [];
     const filters = new TransportFilterChain();
@@ -88,7 +89,12 @@ export class TestRaftServer {
     server.addService(tikvpb.TikvService, {
       raft: receiver.raft,
       batchRaft: receiver.batchRaft,
-      snapshot: createSnapshotHandler({ sink: snapshotSink, maxConcurrentReceives: 2 }),
+      snapshot: createSnapshotHandler({
+        sink: snapshotSink,
+        maxConcurrentReceives: 2,
+        idleTimeoutMs: snapshotIdleTimeoutMs,
+        timers: systemTimers,
+      }),
     });
     const boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (error, bound) =>

@@ -9,7 +9,7 @@ import { type ClientDuplexStream, Server, ServerCredentials, type ServiceError, 
 import { compareBytes } from "#codec";
 import { createRegistry, MetricFactory } from "#observability";
 import { kvrpcpb, metapb, tikvpb } from "#proto";
-import { systemClock } from "#runtime";
+import { systemClock, systemTimers } from "#runtime";
 import type { RawPair, RawScanOptions } from "../engine/kv-engine.ts";
 import { NotLeaderError } from "../raftstore/region-errors.ts";
 import { createTikvClient } from "./grpc-options.ts";
@@ -173,7 +173,12 @@ describe("tikv service", () => {
           logger,
           metrics: metrics.transport,
         }),
-        snapshot: createSnapshotHandler({ sink: new RecordingSnapshotSink(0), maxConcurrentReceives: 1 }),
+        snapshot: createSnapshotHandler({
+          sink: new RecordingSnapshotSink(0),
+          maxConcurrentReceives: 1,
+          idleTimeoutMs: 60_000,
+          timers: systemTimers,
+        }),
         metrics: metrics.grpc,
         logger,
       }),
