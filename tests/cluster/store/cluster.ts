@@ -31,6 +31,7 @@ import {
 } from "../../../services/tikv-store/src/raftstore/raftstore-config.ts";
 import { NotLeaderError } from "../../../services/tikv-store/src/raftstore/region-errors.ts";
 import { findPeerOnStore, keyInRegion } from "../../../services/tikv-store/src/raftstore/region-meta.ts";
+import { UnsafePeerChangeError } from "../../../services/tikv-store/src/raftstore/store.ts";
 import {
   type RunningStore,
   type StoreServerOptions,
@@ -567,7 +568,9 @@ export class StoreCluster {
         await call(leader);
         return;
       } catch (error) {
-        if (!(error instanceof NotLeaderError) || attempt >= ADMIN_ATTEMPTS) throw error;
+        // A new voter that has not caught up yet makes a promotion unsafe for a moment: retry, as pd does.
+        const transient = error instanceof NotLeaderError || error instanceof UnsafePeerChangeError;
+        if (!transient || attempt >= ADMIN_ATTEMPTS) throw error;
         await sleep(POLL_MS);
       }
     }

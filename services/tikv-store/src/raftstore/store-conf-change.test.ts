@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb, raft_serverpb } from "#proto";
 import { findPeerOnStore } from "./region-meta.ts";
-import { InvalidPeerChangeError } from "./store.ts";
+import { InvalidPeerChangeError, UnsafePeerChangeError } from "./store.ts";
 import { FIRST_REGION_ID, TestCluster } from "./testing/test-cluster.ts";
 
 async function assertPeerGone(cluster: TestCluster, storeId: bigint, regionId: bigint): Promise<void> {
@@ -184,6 +184,37 @@ test("a conf change proposed while a store restarts applies exactly once everywh
         async () => (await cluster.localGet(storeId, "k2")) === "v2",
       );
     }
+  } finally {
+    await cluster.close();
+  }
+});
+
+test("promoting a learner that replicated nothing is refused as unsafe until it catches up", async () => {
+  const cluster = await TestCluster.start({ storeCount: 2, initialStores: [1n] });
+  try {
+    await cluster.put("a", "1");
+    // The learner's store hears nothing: the lone voter commits the learner's addition by itself.
+    const heal = cluster.hub.partition([2n], [1n]);
+    const learner = { id: cluster.pd.allocId(), storeId: 2n, role: metapb.PeerRole.LEARNER };
+    await cluster.changePeer(FIRST_REGION_ID, { type: "add-learner", peer: learner });
+    const promote = { type: "promote", peer: { ...learner, role: metapb.PeerRole.VOTER } } as const;
+    // Two voters, one of them empty: promoting would leave the region without a working quorum.
+    await assert.rejects(
+      cluster.store(1n).changePeer(FIRST_REGION_ID, promote),
+      (error: unknown) =>
+        error instanceof UnsafePeerChangeError && /1 of 2 voters would be healthy/.test(error.message),
+    );
+    assert.equal(
+      findPeerOnStore(cluster.routeRegion(FIRST_REGION_ID).region, 2n)?.role,
+      metapb.PeerRole.LEARNER,
+    );
+    await cluster.put("b", "2");
+    heal();
+    // Once the learner holds the log, the same promotion goes through and the region keeps serving.
+    const promoted = await cluster.changePeer(FIRST_REGION_ID, promote);
+    assert.equal(findPeerOnStore(promoted, 2n)?.role, metapb.PeerRole.VOTER);
+    await cluster.put("c", "3");
+    await cluster.waitFor("the new voter to apply", async () => (await cluster.localGet(2n, "c")) === "3");
   } finally {
     await cluster.close();
   }

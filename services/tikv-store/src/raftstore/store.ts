@@ -23,6 +23,7 @@ import { SnapshotStore } from "../snapshot/snapshot-store.ts";
 import { initialRaftState, writeInitialRegion } from "./initial-state.ts";
 import { createDetachedRaftstoreMetrics, createRaftstoreMetrics, type RaftstoreMetrics } from "./metrics.ts";
 import { Peer } from "./peer.ts";
+import { unsafePeerChangeReason } from "./peer-change-safety.ts";
 import { routeRaftMessage } from "./peer-lifecycle.ts";
 import { acceptSnapshot } from "./peer-snapshot.ts";
 import {
@@ -122,6 +123,17 @@ export interface StoreStatsInfo {
 }
 
 /** A membership change that can never apply as asked. */
+/** The change would leave the region without a healthy quorum now (peer-change-safety.ts); retry later. */
+export class UnsafePeerChangeError extends Error {
+  override readonly name = "UnsafePeerChangeError";
+  constructor(
+    readonly regionId: bigint,
+    readonly reason: string,
+  ) {
+    super(`region ${regionId}: unsafe peer change: ${reason}`);
+  }
+}
+
 export class InvalidPeerChangeError extends Error {
   override readonly name = "InvalidPeerChangeError";
   constructor(
@@ -359,6 +371,14 @@ export class Store {
       this.context.wake(peer);
       throw new NotLeaderError(regionId, successor);
     }
+    const { clock, config } = this.context;
+    const unsafe = unsafePeerChangeReason(
+      peer,
+      change,
+      clock.monotonicMs(),
+      config.electionTicks * config.baseTickMs,
+    );
+    if (unsafe !== undefined) throw new UnsafePeerChangeError(regionId, unsafe);
     const response = await submitCommand(
       this.context,
       peer,

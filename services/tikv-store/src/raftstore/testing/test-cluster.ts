@@ -20,7 +20,7 @@ import { defaultRaftstoreConfig, type RaftstoreConfig } from "../raftstore-confi
 import type { RegionReader } from "../read-path.ts";
 import { RegionError } from "../region-errors.ts";
 import { epochOf, findPeerOnStore, keyInRegion } from "../region-meta.ts";
-import { type RequestContext, Store } from "../store.ts";
+import { type RequestContext, Store, UnsafePeerChangeError } from "../store.ts";
 import type { TurnScheduler } from "../store-loop.ts";
 import { FakePd } from "./fake-pd.ts";
 import { LocalTransportHub } from "./local-transport.ts";
@@ -237,7 +237,11 @@ export class TestCluster {
       try {
         return await operation();
       } catch (error) {
-        if (!(error instanceof RegionError || error instanceof NoRouteError)) throw error;
+        const transient =
+          error instanceof RegionError ||
+          error instanceof NoRouteError ||
+          error instanceof UnsafePeerChangeError;
+        if (!transient) throw error;
         lastError = error;
       }
       if (systemClock.monotonicMs() >= deadline) {
