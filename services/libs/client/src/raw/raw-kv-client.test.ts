@@ -6,6 +6,7 @@ import { SeededRandom, sleep, systemClock, systemTimers, type TimerHandle, type 
 import { BackoffBudgetExceededError } from "../backoff/backoff-budget-exceeded-error.ts";
 import { RegionCache } from "../region-cache/region-cache.ts";
 import { RegionRequestError } from "../rpc/region-errors.ts";
+import type { RegionCommandCase } from "../rpc/region-request-sender.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { UnknownOutcomeError } from "../rpc/rpc-errors.ts";
 import { NO_ANSWER, type TestCommandHandler } from "../rpc/test-batch-server.ts";
@@ -233,6 +234,33 @@ describe("RawKvClient", () => {
     assert.equal(harness.cluster.received.at(-1)!.storeId, 1n, "the slow store still serves the retry");
     await harness.client.put(key("a1"), key("other region, same store"));
     assert.equal(harness.cluster.received.at(-1)!.storeId, 1n);
+  });
+
+  it("does not resend a put, delete or batch put whose answer was lost: the outcome is unknown", async () => {
+    const harness = await start(LETTER_SPLITS, { requestTimeoutMs: 200 });
+    const writes: Array<[RegionCommandCase, () => Promise<unknown>]> = [
+      ["rawPut", () => harness.client.put(key("k1"), key("v"))],
+      ["rawDelete", () => harness.client.delete(key("k2"))],
+      ["rawBatchPut", () => harness.client.batchPut([{ key: key("k3"), value: key("v") }])],
+    ];
+    for (const [command, write] of writes) {
+      harness.cluster.injected.push({ storeId: 1n, command, times: 1, error: NO_ANSWER });
+      const error = await write().catch((caught: unknown) => caught);
+      assert.ok(error instanceof UnknownOutcomeError, `${command}: ${String(error)}`);
+      const attempts = harness.cluster.received.filter((request) => request.command === command);
+      // Resent, it could apply twice: the second time after, and over, other clients' writes.
+      assert.equal(attempts.length, 1, `${command} was resent`);
+    }
+    harness.cluster.injected.push({
+      command: "rawPut",
+      times: 1,
+      error: errorpb.Error.fromPartial({ message: "stale command", staleCommand: {} }),
+    });
+    const stale = await harness.client.put(key("k4"), key("v")).catch((caught: unknown) => caught);
+    assert.ok(stale instanceof UnknownOutcomeError, String(stale));
+    // A read whose answer was lost is simply asked again.
+    harness.cluster.injected.push({ storeId: 1n, command: "rawGet", times: 1, error: NO_ANSWER });
+    assert.equal(await harness.client.get(key("k5")), undefined);
   });
 
   it("does not retry a compare-and-swap whose answer was lost: the outcome is unknown", async () => {

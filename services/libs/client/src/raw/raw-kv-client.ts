@@ -4,9 +4,10 @@
  * request sender (which follows NotLeader, EpochNotMatch and the other region errors), and gives up only
  * when its backoff budget is spent, with an error listing every failure on the way.
  *
- * Writes are retried after failures whose outcome is unknown (a broken stream, a timeout), which is safe
- * for put, delete and deleteRange (idempotent). compareAndSwap is not retried once its request may have
- * run: it rejects with `UnknownOutcomeError`, because a retry would compare against its own swap.
+ * Reads are retried after any failure. A write is retried only after failures that prove it did not run
+ * (a region error, a connection refused before sending); once its request may have run (a timeout, a
+ * stream broken after sending, StaleCommand) it rejects with `UnknownOutcomeError`: the write may or may
+ * not have taken effect, and resending it could apply it twice, the second time over newer writes.
  */
 import { setMaxListeners } from "node:events";
 import { compareBytes } from "#codec";
@@ -264,8 +265,7 @@ export class RawKvClient {
         previousValue: expected ?? new Uint8Array(),
         previousNotExist: expected === undefined,
       });
-      // Not repeatable: a retry after a lost answer would compare against our own swap.
-      const response = await this.sendToKey(key, "rawCompareAndSwap", request, retry, false);
+      const response = await this.sendToKey(key, "rawCompareAndSwap", request, retry);
       throwIfFailed("compareAndSwap", key, response.error);
       return {
         succeeded: response.succeed,
@@ -322,12 +322,11 @@ export class RawKvClient {
     command: Case,
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
     retry: RegionRetry,
-    repeatable = true,
   ): Promise<CommandResponse<Case>> {
     // Each round answers or relocates after a backoff or a bounded free retry; the budget bounds the loop.
     for (;;) {
       const location = await this.parts.cache.locateKey(key, retry.backoffer);
-      const result = await this.parts.sender.send(location, command, build, retry, "leader", repeatable);
+      const result = await this.parts.sender.send(location, command, build, retry, "leader");
       if (result.kind === "answered") return result.response;
     }
   }

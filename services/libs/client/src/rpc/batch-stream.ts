@@ -4,7 +4,13 @@
  * once (the callers retry elsewhere instead of waiting for their deadlines) and never carries another
  * request; its slot opens a fresh stream and connection after a backoff.
  */
-import { type ChannelOptions, type ClientDuplexStream, credentials, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ChannelOptions,
+  type ClientDuplexStream,
+  connectivityState,
+  credentials,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { tikvpb } from "#proto";
 import type { PendingRequest, PendingRequestOwner } from "./pending-request.ts";
 import { StoreUnavailableError } from "./rpc-errors.ts";
@@ -28,6 +34,12 @@ export class BatchStream implements PendingRequestOwner {
   private readonly client: tikvpb.TikvClient;
   private readonly call: Call;
   private open = true;
+  /**
+   * Whether this stream's connection (its own channel) ever came up. Until it does, grpc-js holds what we
+   * write; if the stream fails before that, no request of it reached the store, and a write may safely go
+   * to another peer instead of ending with an unknown outcome.
+   */
+  private connected = false;
 
   constructor(
     readonly address: string,
@@ -40,6 +52,7 @@ export class BatchStream implements PendingRequestOwner {
       channelOptions(maxMessageBytes),
     );
     this.call = this.client.batchCommands();
+    this.watchConnection();
     this.call.on("data", (message: tikvpb.BatchCommandsResponse) => this.receive(message));
     this.call.on("error", (error: ServiceError) => this.break(`stream failed: ${error.details}`, error));
     // "end" (not "status") for a clean finish: it comes after every buffered answer has been delivered.
@@ -96,9 +109,30 @@ export class BatchStream implements PendingRequestOwner {
     if (freed) this.listener.onCapacityFreed(this, true);
   }
 
+  /** Sets `connected` once the channel is READY; grpc-js reports the state before it sends on it. */
+  private watchConnection(): void {
+    const channel = this.client.getChannel();
+    const watch = (state: connectivityState): void => {
+      if (state === connectivityState.READY) {
+        this.connected = true;
+        return;
+      }
+      if (!this.open || state === connectivityState.SHUTDOWN) return;
+      channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, () =>
+        watch(channel.getConnectivityState(false)),
+      );
+    };
+    watch(channel.getConnectivityState(true));
+  }
+
   private break(reason: string, cause?: unknown): void {
     if (!this.open) return;
-    const error = new StoreUnavailableError({ address: this.address, reason, cause });
+    const error = new StoreUnavailableError({
+      address: this.address,
+      reason,
+      cause,
+      neverSent: !this.connected,
+    });
     this.close(error);
     this.listener.onBroken(this, error);
   }

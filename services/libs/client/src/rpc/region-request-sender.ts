@@ -13,6 +13,12 @@
  *
  * "Relocate" hands the request back to the caller: the region's range may have changed, so the caller
  * re-locates its keys (a batch may now span two regions) and sends again with the same retry state.
+ *
+ * Only reads are resent after a failure that leaves open whether the store ran the request (a timeout
+ * after sending, a stream broken after sending, StaleCommand). A write is not, even an idempotent put:
+ * if the first attempt did apply, the resend applies it a second time, later, over writes other clients
+ * made in between, and no single moment explains what readers saw (a chaos run caught exactly that). Such
+ * a write rejects with UnknownOutcomeError instead, as etcd's client does for mutations.
  */
 import { SpanKind } from "@opentelemetry/api";
 import { activeTraceContext, type Logger, withSpan } from "#observability";
@@ -42,6 +48,21 @@ function mayHaveRun(error: unknown): error is StoreUnavailableError | RpcTimeout
 /** Commands addressed to a region (every one but the stream's `empty` probe). */
 export type RegionCommandCase = Exclude<CommandCase, "empty">;
 
+const READ_COMMANDS: ReadonlySet<RegionCommandCase> = new Set<RegionCommandCase>([
+  "rawGet",
+  "rawBatchGet",
+  "rawScan",
+  "get",
+  "batchGet",
+  "scan",
+  "scanLock",
+]);
+
+/** Whether resending after an unknown outcome is safe: a read changes nothing however often it runs. */
+function isRepeatable(command: RegionCommandCase): boolean {
+  return READ_COMMANDS.has(command);
+}
+
 export type RegionSendResult<Case extends RegionCommandCase> =
   | { readonly kind: "answered"; readonly response: CommandResponse<Case>; readonly context: RpcContext }
   | { readonly kind: "relocate" };
@@ -67,7 +88,8 @@ export class RegionRequestSender {
   /**
    * Sends the command built by `build` (given the kv context of the peer chosen) to `location`'s region
    * until a store answers without a region error, or the caller must relocate. Throws the backoffer's
-   * budget error, RaftEntryTooLarge as a RegionRequestError, and RPC errors no retry can fix.
+   * budget error, RaftEntryTooLarge as a RegionRequestError, UnknownOutcomeError for a write that may
+   * have run, and RPC errors no retry can fix.
    */
   async send<Case extends RegionCommandCase>(
     location: KeyLocation,
@@ -75,8 +97,8 @@ export class RegionRequestSender {
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
     retry: RegionRetry,
     replicaRead: ReplicaReadMode = "leader",
-    repeatable = true,
   ): Promise<RegionSendResult<Case>> {
+    const repeatable = isRepeatable(command);
     // Each round either answers, relocates, or backs off / free-retries, which the retry state bounds.
     for (;;) {
       const context = await this.options.regionCache.getRpcContext(location.region, replicaRead);
@@ -93,7 +115,7 @@ export class RegionRequestSender {
       if (regionError === undefined) return { kind: "answered", response, context };
       if (!repeatable && regionError.staleCommand !== undefined) {
         // The store stopped waiting for the proposal (its leader stepped down), but the entry may still
-        // commit under the next leader: for a swap that is an unknown outcome, not a refusal.
+        // commit under the next leader: for a write that is an unknown outcome, not a refusal.
         const cause = new RegionRequestError({
           regionId: context.region.id,
           storeId: context.storeId,

@@ -182,7 +182,10 @@ describe("RpcClient", () => {
     const { ok, errors } = await outcomes(requests);
     assert.equal(ok, 0);
     assert.equal(errors.length, 50);
-    for (const error of errors) assert.ok(error instanceof StoreUnavailableError, String(error));
+    for (const error of errors) {
+      assert.ok(error instanceof StoreUnavailableError, String(error));
+      assert.equal(error.mayHaveRun, true, "the store held these requests: they may have run");
+    }
 
     // The broken connections rest, then carry requests again.
     server.handler = echoHandler;
@@ -279,6 +282,7 @@ describe("RpcClient", () => {
       .send(await unusedAddress(), ping(1), { timeoutMs: LONG_TIMEOUT_MS })
       .catch((caught: unknown) => caught);
     assert.ok(error instanceof StoreUnavailableError, String(error));
+    assert.equal(error.mayHaveRun, false, "the connection never came up, so the request never left");
   });
 
   it("bounds requests in flight per stream and queued per store", async () => {

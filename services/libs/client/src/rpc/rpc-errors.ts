@@ -19,7 +19,10 @@ export class RpcError extends Error {
 export class StoreUnavailableError extends RpcError {
   readonly address: string;
   readonly reason: string;
-  /** False only when the request provably never left this process (no stream could take it). */
+  /**
+   * False only when the request provably never reached the store: no stream could take it, or its
+   * stream's connection never came up.
+   */
   readonly mayHaveRun: boolean;
 
   constructor(options: {
