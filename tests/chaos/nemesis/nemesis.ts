@@ -25,6 +25,11 @@ const DELAYS_MS: readonly number[] = [20, 100, 300];
 export interface FaultRecord {
   readonly kind: FaultKind;
   readonly description: string;
+  /**
+   * When the fault was fully in effect (the process gone, every rule installed): installing a partition
+   * takes a few hundred milliseconds of iptables calls, and operations that finish meanwhile say nothing
+   * about how the cluster copes with it.
+   */
   readonly startMs: number;
   endMs: number | undefined;
 }
@@ -79,9 +84,8 @@ export class Nemesis {
 
   private async inject(): Promise<void> {
     const kind = this.options.random.pick(this.options.kinds);
-    const startMs = this.options.nowMs();
     const description = await this.injectKind(kind);
-    this.faults.push({ kind, description, startMs, endMs: undefined });
+    this.faults.push({ kind, description, startMs: this.options.nowMs(), endMs: undefined });
   }
 
   private async injectKind(kind: FaultKind): Promise<string> {
