@@ -30,6 +30,11 @@ export {
   jitteredSleepMs,
   noJitter,
 } from "./backoff/jitter.ts";
+export {
+  checkReconnectBackoffPolicy,
+  ReconnectBackoff,
+  type ReconnectBackoffPolicy,
+} from "./backoff/reconnect-backoff.ts";
 export { InvalidEndpointError, toGrpcAddress } from "./pd/endpoint-address.ts";
 export { type PdCallOptions, PdClient, type PdMembers, type PdRegion, type PdStore } from "./pd/pd-client.ts";
 export {
@@ -55,7 +60,6 @@ export {
   TsoDeadlineExceededError,
   TsoQueueFullError,
 } from "./pd/pd-errors.ts";
-export type { BackoffPolicy } from "./pd/reconnect-backoff.ts";
 export type { RegionHeartbeatHandlers, RegionHeartbeatStream } from "./pd/region-heartbeat-stream.ts";
 export {
   type CompareAndSwapResult,
@@ -120,7 +124,6 @@ export {
   DEFAULT_MAX_IN_FLIGHT_PER_STREAM,
   DEFAULT_MAX_PENDING_REQUESTS_PER_STORE,
   DEFAULT_RECONNECT_POLICY,
-  type ReconnectPolicy,
   type RpcClientOptions,
 } from "./rpc/rpc-client-options.ts";
 export {

@@ -12,6 +12,7 @@
  * carry newer terms and commit indexes.
  */
 import type { ClientWritableStream } from "@grpc/grpc-js";
+import { checkReconnectBackoffPolicy, ReconnectBackoff, type ReconnectBackoffPolicy } from "#client";
 import type { Logger } from "#observability";
 import type { raft_serverpb, tikvpb } from "#proto";
 import { type Clock, type Random, sleep, type TimerHandle, type Timers } from "#runtime";
@@ -26,11 +27,6 @@ export interface TransportReporter {
   reportUnreachable(regionId: bigint, toPeerId: bigint): void;
 }
 
-export interface BackoffPolicy {
-  readonly baseMs: number;
-  readonly capMs: number;
-}
-
 export interface GrpcRaftTransportOptions {
   readonly resolver: StoreResolver;
   /** Shared with this store's raft receiver, so one `addFilter` covers both directions. */
@@ -38,7 +34,7 @@ export interface GrpcRaftTransportOptions {
   readonly maxQueuedMessages: number;
   readonly maxBatchBytes: number;
   readonly maxMessageBytes: number;
-  readonly backoff: BackoffPolicy;
+  readonly backoff: ReconnectBackoffPolicy;
   /** How long opening a stream may take before the store counts as unreachable [2 s]. */
   readonly connectTimeoutMs?: number;
   /** Snapshots sent at the same time; more are refused and the raftstore retries later [4]. */
@@ -55,7 +51,6 @@ const DEFAULT_MAX_CONCURRENT_SNAPSHOT_SENDS = 4;
 // Protobuf framing per message and per entry, over-estimated so batches stay under their byte bound.
 const MESSAGE_OVERHEAD_BYTES = 96;
 const ENTRY_OVERHEAD_BYTES = 24;
-const MAX_BACKOFF_EXPONENT = 30;
 
 export class GrpcRaftTransport {
   readonly filters: TransportFilterChain;
@@ -66,6 +61,7 @@ export class GrpcRaftTransport {
   private snapshotSends = 0;
 
   constructor(private readonly options: GrpcRaftTransportOptions) {
+    checkReconnectBackoffPolicy(options.backoff);
     this.filters = options.filters ?? new TransportFilterChain();
   }
 
@@ -206,8 +202,8 @@ class StoreConnection {
   private client: tikvpb.TikvClient | undefined;
   private call: ClientWritableStream<raft_serverpb.BatchRaftMessage> | undefined;
   private waitingForDrain = false;
-  private failuresInARow = 0;
   private openedAtMs = 0;
+  private readonly reconnectBackoff: ReconnectBackoff;
   private backoffTimer: TimerHandle | undefined;
   /** The peer of each region messaged on the current stream (a region has at most one peer per store). */
   private readonly messagedPeers = new Map<bigint, bigint>();
@@ -219,6 +215,7 @@ class StoreConnection {
     private readonly reportUnreachable: (regionId: bigint, toPeerId: bigint) => void,
   ) {
     this.logger = options.logger.child({ toStoreId: storeId });
+    this.reconnectBackoff = new ReconnectBackoff(options.backoff, options.random);
   }
 
   enqueue(messages: readonly raft_serverpb.RaftMessage[]): void {
@@ -260,7 +257,7 @@ class StoreConnection {
       this.call = call;
       this.state = "open";
       this.openedAtMs = this.options.clock.monotonicMs();
-      if (this.failuresInARow > 0) this.options.metrics.reconnects.inc();
+      if (this.reconnectBackoff.failures > 0) this.options.metrics.reconnects.inc();
       this.flush();
     } catch (error) {
       if (this.state === "connecting") this.onFailure(undefined, error);
@@ -306,8 +303,8 @@ class StoreConnection {
     const nowMs = this.options.clock.monotonicMs();
     // A stream that stayed up longer than the backoff cap was healthy: the next delays start small again.
     if (this.state === "open" && nowMs - this.openedAtMs >= this.options.backoff.capMs)
-      this.failuresInARow = 0;
-    this.failuresInARow++;
+      this.reconnectBackoff.reset();
+    const delayMs = this.reconnectBackoff.nextDelayMs();
     this.call = undefined;
     this.waitingForDrain = false;
     this.client?.close();
@@ -315,7 +312,7 @@ class StoreConnection {
     this.options.resolver.invalidate(this.storeId);
     const unreachable = this.dropUndeliverable();
     this.logger.warn(
-      { err: cause, failuresInARow: this.failuresInARow, regions: unreachable.size },
+      { err: cause, failuresInARow: this.reconnectBackoff.failures, regions: unreachable.size },
       "raft stream to store failed",
     );
     for (const [regionId, toPeerId] of unreachable) this.reportUnreachable(regionId, toPeerId);
@@ -326,7 +323,7 @@ class StoreConnection {
       // Reconnect only when there is something to send; an idle connection opens on the next send.
       if (this.queue.length > 0) void this.connect();
       else this.state = "idle";
-    }, this.backoffDelayMs());
+    }, delayMs);
   }
 
   /** Forgets queued messages and returns every (region → peer) whose messages may have been lost. */
@@ -337,14 +334,6 @@ class StoreConnection {
     this.options.metrics.messagesDropped.inc({ reason: "unreachable" }, this.queue.length);
     this.queue = [];
     return unreachable;
-  }
-
-  /** Exponential from `baseMs`, capped, with equal jitter so stores that lost the same peer do not return in step. */
-  private backoffDelayMs(): number {
-    const { baseMs, capMs } = this.options.backoff;
-    const exponent = Math.min(this.failuresInARow - 1, MAX_BACKOFF_EXPONENT);
-    const stepMs = Math.min(capMs, baseMs * 2 ** exponent);
-    return stepMs / 2 + this.options.random.nextFloat() * (stepMs / 2);
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
-import { PdClient, PdServerError } from "#client";
+import { PdClient, PdServerError, type ReconnectBackoffPolicy } from "#client";
 import { createLogger, createRegistry, type Logger, type LogLevel, MetricFactory } from "#observability";
 import { metapb, pdpb, tikvpb } from "#proto";
 import {
@@ -36,7 +36,7 @@ import { grpcServerOptions } from "./grpc-options.ts";
 import { advertisedAddress, type HostPort, parseHostPort } from "./listen-address.ts";
 import { PdWorker } from "./pd-worker.ts";
 import { RaftReceiver } from "./raft-receiver.ts";
-import { type BackoffPolicy, GrpcRaftTransport } from "./raft-transport.ts";
+import { GrpcRaftTransport } from "./raft-transport.ts";
 import { RawKvHandlers } from "./raw-kv-handlers.ts";
 import type { RequestLimits } from "./request-validation.ts";
 import { createServerMetrics, instrumentedStore, type ServerMetrics } from "./server-metrics.ts";
@@ -63,7 +63,7 @@ export interface StoreServerOptions {
   readonly grpcMaxMessageBytes: number;
   readonly raftBatchMaxBytes: number;
   readonly raftQueueMaxMessages: number;
-  readonly raftReconnectBackoff: BackoffPolicy;
+  readonly raftReconnectBackoff: ReconnectBackoffPolicy;
   readonly storeHeartbeatIntervalMs: number;
   readonly regionHeartbeatIntervalMs: number;
   readonly raftstore: RaftstoreConfig;

@@ -7,14 +7,18 @@ import type { Random } from "#runtime";
 
 export type JitterKind = "none" | "full" | "equal" | "decorrelated";
 
-export interface JitterInput {
+/** What the jitters that grow with the attempt read, so callers without a previous sleep can use them. */
+export interface ExponentialJitterInput {
   /** Sleeps already taken for this kind: 0 for the first backoff. */
   readonly attempt: number;
   readonly baseMs: number;
   readonly capMs: number;
+  readonly random: Random;
+}
+
+export interface JitterInput extends ExponentialJitterInput {
   /** The previous sleep of this kind (baseMs before the first); only decorrelated jitter reads it. */
   readonly lastSleepMs: number;
-  readonly random: Random;
 }
 
 // 2^attempt overflows to Infinity long before attempt reaches this; the cap applies well before that anyway.
@@ -26,17 +30,17 @@ export function exponentialMs(baseMs: number, capMs: number, attempt: number): n
 }
 
 /** The strict exponential: predictable, for errors that clear by themselves quickly (region miss). */
-export function noJitter(input: JitterInput): number {
+export function noJitter(input: ExponentialJitterInput): number {
   return exponentialMs(input.baseMs, input.capMs, input.attempt);
 }
 
 /** Uniform in [0, exponential): spreads retries most, but may retry almost at once. */
-export function fullJitter(input: JitterInput): number {
+export function fullJitter(input: ExponentialJitterInput): number {
   return input.random.intBelow(Math.max(1, exponentialMs(input.baseMs, input.capMs, input.attempt)));
 }
 
 /** Half the exponential plus uniform in [0, half): spread out, yet never shorter than half. */
-export function equalJitter(input: JitterInput): number {
+export function equalJitter(input: ExponentialJitterInput): number {
   const half = Math.floor(exponentialMs(input.baseMs, input.capMs, input.attempt) / 2);
   return half + input.random.intBelow(Math.max(1, half));
 }

@@ -5,6 +5,7 @@
  */
 import { pdpb } from "#proto";
 import { type Clock, type Random, sleep, type Timers } from "#runtime";
+import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
 import {
@@ -13,7 +14,6 @@ import {
   PdServerError,
   PdUnavailableError,
 } from "./pd-errors.ts";
-import { type BackoffPolicy, ReconnectBackoff } from "./reconnect-backoff.ts";
 import { callUnary, isRetryableTransportError, type UnaryInvoker } from "./unary-call.ts";
 
 export interface LeaderRpcOptions {
@@ -22,7 +22,7 @@ export interface LeaderRpcOptions {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
-  readonly backoff: BackoffPolicy;
+  readonly backoff: ReconnectBackoffPolicy;
   readonly senderId: bigint;
   /** Bound on attempts per call, on top of its deadline, so hint ping-pong between members cannot loop. */
   readonly maxAttempts: number;

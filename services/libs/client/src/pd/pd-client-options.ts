@@ -4,8 +4,8 @@
  */
 import type { Logger } from "#observability";
 import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
+import type { ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import { toGrpcAddress } from "./endpoint-address.ts";
-import type { BackoffPolicy } from "./reconnect-backoff.ts";
 
 export interface PdClientOptions {
   /** Any pd members, as host:port or URLs; the leader is found from whichever answers. */
@@ -21,7 +21,7 @@ export interface PdClientOptions {
   /** How often the member list and leader are refreshed [10 s]. */
   readonly memberRefreshIntervalMs?: number;
   /** Delays between reconnects and retries after a transport failure [100 ms doubling to 3000 ms, jittered]. */
-  readonly reconnectBackoff?: BackoffPolicy;
+  readonly reconnectBackoff?: ReconnectBackoffPolicy;
   /** Attempts per unary call, within its deadline [10]. */
   readonly maxAttempts?: number;
   /** Timestamps asked for in one TsoRequest [10 000, as PD's client; pd serves 2^18 per millisecond]. */
@@ -49,7 +49,7 @@ export interface ResolvedPdClientOptions {
   readonly connectTimeoutMs: number;
   readonly memberTimeoutMs: number;
   readonly memberRefreshIntervalMs: number;
-  readonly reconnectBackoff: BackoffPolicy;
+  readonly reconnectBackoff: ReconnectBackoffPolicy;
   readonly maxAttempts: number;
   readonly tsoMaxBatchSize: number;
   readonly tsoMaxInFlightBatches: number;
@@ -67,7 +67,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 export const DEFAULT_TSO_TIMEOUT_MS = 3000;
 export const DEFAULT_MEMBER_TIMEOUT_MS = 1000;
 export const DEFAULT_MEMBER_REFRESH_INTERVAL_MS = 10_000;
-export const DEFAULT_RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 3000 };
+export const DEFAULT_RECONNECT_BACKOFF: ReconnectBackoffPolicy = { baseMs: 100, capMs: 3000 };
 export const DEFAULT_MAX_ATTEMPTS = 10;
 export const DEFAULT_TSO_MAX_BATCH_SIZE = 10_000;
 export const DEFAULT_TSO_MAX_IN_FLIGHT_BATCHES = 4;

@@ -7,6 +7,7 @@ import { setMaxListeners } from "node:events";
 import type { metapb } from "#proto";
 import { pdpb } from "#proto";
 import { sleep } from "#runtime";
+import { ReconnectBackoff } from "../backoff/reconnect-backoff.ts";
 import { PdChannels } from "./grpc-channels.ts";
 import { type LeaderInvoker, LeaderRpc } from "./leader-rpc.ts";
 import { MemberDiscovery } from "./member-discovery.ts";
@@ -16,7 +17,6 @@ import {
   resolvePdClientOptions,
 } from "./pd-client-options.ts";
 import { PdClientClosedError, PdServerError, PdUnavailableError } from "./pd-errors.ts";
-import { ReconnectBackoff } from "./reconnect-backoff.ts";
 import { type RegionHeartbeatHandlers, RegionHeartbeatStream } from "./region-heartbeat-stream.ts";
 import { TsoBatcher } from "./tso-batcher.ts";
 

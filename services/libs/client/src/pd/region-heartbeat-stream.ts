@@ -12,9 +12,9 @@ import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
 import { type Clock, type Random, sleep, type Timers } from "#runtime";
+import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
-import { type BackoffPolicy, ReconnectBackoff } from "./reconnect-backoff.ts";
 
 export interface RegionHeartbeatHandlers {
   /** Every answer pd sends, operators and errors alike, except NOT_LEADER, which the stream follows itself. */
@@ -29,7 +29,7 @@ export interface RegionHeartbeatStreamOptions {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
-  readonly backoff: BackoffPolicy;
+  readonly backoff: ReconnectBackoffPolicy;
   readonly senderId: bigint;
   readonly discoveryTimeoutMs: number;
   readonly maxBufferedHeartbeats: number;

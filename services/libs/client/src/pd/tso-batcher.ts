@@ -19,6 +19,7 @@ import { composeTimestamp, LOGICAL_LIMIT } from "#codec";
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
 import { type Clock, type Random, sleep, type TimerHandle, type Timers } from "#runtime";
+import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
 import {
@@ -30,7 +31,6 @@ import {
   TsoDeadlineExceededError,
   TsoQueueFullError,
 } from "./pd-errors.ts";
-import { type BackoffPolicy, ReconnectBackoff } from "./reconnect-backoff.ts";
 import { TsoStream, type TsoStreamEvents } from "./tso-stream.ts";
 
 export interface TsoBatcherOptions {
@@ -39,7 +39,7 @@ export interface TsoBatcherOptions {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
-  readonly backoff: BackoffPolicy;
+  readonly backoff: ReconnectBackoffPolicy;
   readonly senderId: bigint;
   /** Bound on one TsoRequest's count; larger queues go out as several requests. */
   readonly maxBatchSize: number;

@@ -1,15 +1,10 @@
 /**
  * Options of the store RPC client with their defaults. Numbers follow TiKV's client-go where it has one
- * (4 connections per store, batches of up to 128, 3 min idle recycle, gRPC's 1.6× reconnect backoff).
+ * (4 connections per store, batches of up to 128, 3 min idle recycle).
  */
 import type { Logger, MetricFactory } from "#observability";
 import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
-
-export interface ReconnectPolicy {
-  readonly baseMs: number;
-  readonly multiplier: number;
-  readonly capMs: number;
-}
+import { checkReconnectBackoffPolicy, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 
 export interface RpcClientOptions {
   /** BatchCommands streams per store, each on its own HTTP/2 connection [4]. */
@@ -27,8 +22,8 @@ export interface RpcClientOptions {
   readonly maxPendingRequestsPerStore?: number;
   /** A stream with nothing in flight for this long is closed with its connection [180 000 ms]. */
   readonly idleTimeoutMs?: number;
-  /** Delays before a broken stream's slot is used again [100 ms × 1.6 up to 3000 ms, ±20 % jitter]. */
-  readonly reconnect?: ReconnectPolicy;
+  /** Delays before a broken stream's slot is used again [100 ms doubling to 3000 ms, equal jitter]. */
+  readonly reconnect?: ReconnectBackoffPolicy;
   /** Largest gRPC message either way [64 MiB]. */
   readonly maxMessageBytes?: number;
   readonly clock?: Clock;
@@ -46,7 +41,7 @@ export interface ResolvedRpcClientOptions {
   readonly maxInFlightPerStream: number;
   readonly maxPendingRequestsPerStore: number;
   readonly idleTimeoutMs: number;
-  readonly reconnect: ReconnectPolicy;
+  readonly reconnect: ReconnectBackoffPolicy;
   readonly maxMessageBytes: number;
   readonly clock: Clock;
   readonly timers: Timers;
@@ -60,16 +55,12 @@ export const DEFAULT_MAX_BATCH_WAIT_MS = 0;
 export const DEFAULT_MAX_IN_FLIGHT_PER_STREAM = 1024;
 export const DEFAULT_MAX_PENDING_REQUESTS_PER_STORE = 8192;
 export const DEFAULT_IDLE_TIMEOUT_MS = 180_000;
-export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = { baseMs: 100, multiplier: 1.6, capMs: 3000 };
+export const DEFAULT_RECONNECT_POLICY: ReconnectBackoffPolicy = { baseMs: 100, capMs: 3000 };
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export function resolveRpcClientOptions(options: RpcClientOptions): ResolvedRpcClientOptions {
   const reconnect = options.reconnect ?? DEFAULT_RECONNECT_POLICY;
-  if (!(reconnect.baseMs > 0 && reconnect.capMs >= reconnect.baseMs && reconnect.multiplier >= 1)) {
-    throw new RangeError(
-      `reconnect needs 0 < baseMs <= capMs and multiplier >= 1, got ${JSON.stringify(reconnect)}`,
-    );
-  }
+  checkReconnectBackoffPolicy(reconnect);
   return {
     connectionsPerStore: positiveInteger(
       "connectionsPerStore",

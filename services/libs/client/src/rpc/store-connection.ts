@@ -13,9 +13,9 @@
  */
 import type { Logger } from "#observability";
 import type { TimerHandle } from "#runtime";
+import { ReconnectBackoff } from "../backoff/reconnect-backoff.ts";
 import { BatchStream, type BatchStreamListener } from "./batch-stream.ts";
 import type { PendingRequest } from "./pending-request.ts";
-import { reconnectDelayMs } from "./reconnect-delay.ts";
 import type { ResolvedRpcClientOptions } from "./rpc-client-options.ts";
 import { StoreUnavailableError } from "./rpc-errors.ts";
 import type { RpcMetrics } from "./rpc-metrics.ts";
@@ -34,7 +34,7 @@ type ConnectionState =
 
 export class StoreConnection implements BatchStreamListener {
   private state: ConnectionState = { kind: "disconnected" };
-  private consecutiveFailures = 0;
+  private readonly reconnectBackoff: ReconnectBackoff;
   private idleTimer: TimerHandle | undefined;
   private closed = false;
 
@@ -44,7 +44,9 @@ export class StoreConnection implements BatchStreamListener {
     private readonly listener: StoreConnectionListener,
     private readonly metrics: RpcMetrics | undefined,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.reconnectBackoff = new ReconnectBackoff(options.reconnect, options.random);
+  }
 
   /** How many more requests this connection takes right now: 0 while resting, closed or full. */
   get capacity(): number {
@@ -79,7 +81,7 @@ export class StoreConnection implements BatchStreamListener {
 
   onCapacityFreed(stream: BatchStream, answered: boolean): void {
     if (!this.isCurrent(stream)) return;
-    if (answered) this.consecutiveFailures = 0;
+    if (answered) this.reconnectBackoff.reset();
     if (stream.inFlightCount === 0) this.armIdleTimer(stream);
     this.listener.onAvailable();
   }
@@ -88,13 +90,12 @@ export class StoreConnection implements BatchStreamListener {
     if (!this.isCurrent(stream)) return;
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
-    this.consecutiveFailures++;
-    const delayMs = reconnectDelayMs(this.consecutiveFailures, this.options.reconnect, this.options.random);
+    const delayMs = this.reconnectBackoff.nextDelayMs();
     const timer = this.options.timers.setTimeout(() => this.endRest(), delayMs);
     this.state = { kind: "resting", cause: error, timer };
     this.metrics?.countStream("broken");
     this.logger?.warn(
-      { address: this.address, err: error, reconnectDelayMs: Math.round(delayMs) },
+      { address: this.address, err: error, reconnectDelayMs: delayMs },
       "BatchCommands stream broke; failed its in-flight requests",
     );
     this.listener.onBroken();
