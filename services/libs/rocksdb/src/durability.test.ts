@@ -1,62 +1,22 @@
 import assert from "node:assert/strict";
-import { fork } from "node:child_process";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { runWriterUntilKilled } from "./kill-test-harness.ts";
 import { openRocksDb } from "./rocks-db.ts";
 import { temporaryDirectory } from "./test-support.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const root = temporaryDirectory("rocksdb-durability");
 const ACKNOWLEDGEMENTS_BEFORE_KILL = 30;
-const CHILD_TIMEOUT_MS = 30_000;
-
-/** Runs the writer child, SIGKILLs it on the Nth acknowledgement, returns the highest sequence acknowledged. */
-async function runWriterUntilKilled(path: string): Promise<number> {
-  const script = fileURLToPath(new URL("./testdata/sync-writer.ts", import.meta.url));
-  const child = fork(script, [path], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "ignore", "pipe", "ipc"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on("exit", (_code, signal) => resolve(signal)),
-  );
-  let highest = -1;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`writer made no progress: ${stderr}`)),
-        CHILD_TIMEOUT_MS,
-      );
-      child.on("message", (message: { acknowledged: number }) => {
-        highest = Math.max(highest, message.acknowledged);
-        if (highest + 1 < ACKNOWLEDGEMENTS_BEFORE_KILL) return;
-        // Killed right after an acknowledgement, while the next write is already under way.
-        child.kill("SIGKILL");
-        clearTimeout(timer);
-        resolve();
-      });
-      void exited.then((signal) => {
-        clearTimeout(timer);
-        if (signal !== "SIGKILL") reject(new Error(`writer exited early: ${stderr}`));
-      });
-    });
-  } finally {
-    child.kill("SIGKILL");
-    // The dead writer's lock on the database is released only once the process is gone.
-    await exited;
-  }
-  return highest;
-}
 
 describe("RocksDb durability", () => {
   it("keeps every acknowledged synced batch, whole, after the writer is killed with SIGKILL", async () => {
     const path = join(root, "killed-writer");
-    const highest = await runWriterUntilKilled(path);
+    const highest = await runWriterUntilKilled({
+      writer: new URL("./testdata/sync-writer.ts", import.meta.url),
+      directory: path,
+      acknowledgementsBeforeKill: ACKNOWLEDGEMENTS_BEFORE_KILL,
+    });
     const db = await openRocksDb({ path, columnFamilies: ["raft", "kv"], createIfMissing: false });
     after(() => db.close());
     const raft = await db.scan("raft", { limit: 200_000 });
