@@ -33,7 +33,7 @@ import { RawKvMetrics } from "./raw-kv-metrics.ts";
 import type { RawParts } from "./raw-parts.ts";
 import { runRegionBatches } from "./region-batches.ts";
 import { deleteRangeByRegion } from "./region-ranges.ts";
-import { describeKeyError, type RawKvPair, scanForward, scanReverse } from "./region-scan.ts";
+import { describeKeyError, type RawKvPair, scanByRegion } from "./region-scan.ts";
 
 export interface RawScanOptions {
   /** Largest keys first: the last `limit` keys of [startKey, endKey), descending. */
@@ -56,6 +56,23 @@ export interface RawKvClientParts {
   /** Runs on close after the cache and RPC client are closed (connect closes its pd client here). */
   readonly onClose?: () => Promise<void>;
 }
+
+/** A multi-key call: its items (the last one given for a repeated key wins) and the command per region batch. */
+interface BatchCommandJob<Item, Case extends RegionCommandCase> {
+  readonly items: readonly Item[];
+  readonly keyOf: (item: Item) => Uint8Array;
+  readonly sizeOf: (item: Item) => number;
+  readonly command: Case;
+  readonly request: (context: kvrpcpb.Context, batch: readonly Item[]) => CommandRequest<Case>;
+  /** Sees each region's answer; throws if the answer reports a failure. */
+  readonly onAnswer: (response: CommandResponse<Case>, batch: readonly Item[]) => void;
+}
+
+/** Items that are bare keys, as in batchGet and batchDelete. */
+const KEY_ITEMS = {
+  keyOf: (key: Uint8Array) => key,
+  sizeOf: (key: Uint8Array) => key.length,
+};
 
 // Largest value of the uint32 limit field of RawScanRequest.
 const MAX_SCAN_LIMIT = 2 ** 32 - 1;
@@ -120,34 +137,24 @@ export class RawKvClient {
   async batchGet(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     keys.forEach(checkKey);
     const found = new Map<string, Uint8Array>();
-    await this.run("batchGet", (retry) =>
-      runRegionBatches(
-        this.parts,
-        {
-          items: distinctBy(keys, (key) => key),
-          keyOf: (key) => key,
-          sizeOf: (key) => key.length,
-          send: async (location, batch, subRetry) => {
-            const request = (context: kvrpcpb.Context) => ({ context, keys: [...batch] });
-            const result = await this.parts.sender.send(location, "rawBatchGet", request, subRetry);
-            if (result.kind === "relocate") return false;
-            for (const pair of result.response.pairs) {
-              if (pair.error !== undefined) {
-                throw new RawKvError({
-                  operation: "batchGet",
-                  key: pair.key,
-                  detail: describeKeyError(pair.error),
-                });
-              }
-              found.set(keyHex(pair.key), pair.value);
-            }
-            return true;
-          },
-        },
-        retry,
-        this.newLimit(),
-      ),
-    );
+    await this.runBatches("batchGet", {
+      ...KEY_ITEMS,
+      items: keys,
+      command: "rawBatchGet",
+      request: (context, batch) => ({ context, keys: [...batch] }),
+      onAnswer: (response) => {
+        for (const pair of response.pairs) {
+          if (pair.error !== undefined) {
+            throw new RawKvError({
+              operation: "batchGet",
+              key: pair.key,
+              detail: describeKeyError(pair.error),
+            });
+          }
+          found.set(keyHex(pair.key), pair.value);
+        }
+      },
+    });
     return keys.map((key) => found.get(keyHex(key)));
   }
 
@@ -162,28 +169,17 @@ export class RawKvClient {
   /** Writes every pair (the last one wins for a repeated key); each region's share is atomic, not the whole. */
   async batchPut(pairs: readonly RawKvPair[]): Promise<void> {
     for (const pair of pairs) checkKey(pair.key);
-    await this.run("batchPut", (retry) =>
-      runRegionBatches(
-        this.parts,
-        {
-          items: distinctBy(pairs, (pair) => pair.key),
-          keyOf: (pair) => pair.key,
-          sizeOf: (pair) => pair.key.length + pair.value.length,
-          send: async (location, batch, subRetry) => {
-            const request = (context: kvrpcpb.Context) => ({
-              context,
-              pairs: batch.map((pair) => ({ error: undefined, key: pair.key, value: pair.value })),
-            });
-            const result = await this.parts.sender.send(location, "rawBatchPut", request, subRetry);
-            if (result.kind === "relocate") return false;
-            throwIfFailed("batchPut", batch[0]!.key, result.response.error);
-            return true;
-          },
-        },
-        retry,
-        this.newLimit(),
-      ),
-    );
+    await this.runBatches("batchPut", {
+      items: pairs,
+      keyOf: (pair) => pair.key,
+      sizeOf: (pair) => pair.key.length + pair.value.length,
+      command: "rawBatchPut",
+      request: (context, batch) => ({
+        context,
+        pairs: batch.map((pair) => ({ error: undefined, key: pair.key, value: pair.value })),
+      }),
+      onAnswer: (response, batch) => throwIfFailed("batchPut", batch[0]!.key, response.error),
+    });
   }
 
   async delete(key: Uint8Array): Promise<void> {
@@ -196,25 +192,13 @@ export class RawKvClient {
 
   async batchDelete(keys: readonly Uint8Array[]): Promise<void> {
     keys.forEach(checkKey);
-    await this.run("batchDelete", (retry) =>
-      runRegionBatches(
-        this.parts,
-        {
-          items: distinctBy(keys, (key) => key),
-          keyOf: (key) => key,
-          sizeOf: (key) => key.length,
-          send: async (location, batch, subRetry) => {
-            const request = (context: kvrpcpb.Context) => ({ context, keys: [...batch] });
-            const result = await this.parts.sender.send(location, "rawBatchDelete", request, subRetry);
-            if (result.kind === "relocate") return false;
-            throwIfFailed("batchDelete", batch[0]!, result.response.error);
-            return true;
-          },
-        },
-        retry,
-        this.newLimit(),
-      ),
-    );
+    await this.runBatches("batchDelete", {
+      ...KEY_ITEMS,
+      items: keys,
+      command: "rawBatchDelete",
+      request: (context, batch) => ({ context, keys: [...batch] }),
+      onAnswer: (response, batch) => throwIfFailed("batchDelete", batch[0]!, response.error),
+    });
   }
 
   /**
@@ -231,13 +215,11 @@ export class RawKvClient {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_SCAN_LIMIT) {
       throw new RawKvArgumentError(`scan limit must be an integer in [1, 2^32), got ${limit}`);
     }
-    const range = { startKey, endKey };
-    const keyOnly = options.keyOnly ?? false;
     if (isEmptyRange(startKey, endKey)) return [];
-    return this.run(options.reverse ? "reverseScan" : "scan", (retry) =>
-      options.reverse
-        ? scanReverse(this.parts, range, limit, keyOnly, retry)
-        : scanForward(this.parts, range, limit, keyOnly, retry),
+    const reverse = options.reverse ?? false;
+    const scanOptions = { reverse, keyOnly: options.keyOnly ?? false };
+    return this.run(reverse ? "reverseScan" : "scan", (retry) =>
+      scanByRegion(this.parts, { startKey, endKey }, limit, scanOptions, retry),
     );
   }
 
@@ -314,6 +296,32 @@ export class RawKvClient {
       observe("error");
       throw error;
     }
+  }
+
+  /** A multi-key call: its distinct items grouped by region, each batch sent as one `command`. */
+  private async runBatches<Item, Case extends RegionCommandCase>(
+    operation: string,
+    job: BatchCommandJob<Item, Case>,
+  ): Promise<void> {
+    await this.run(operation, (retry) =>
+      runRegionBatches(
+        this.parts,
+        {
+          items: distinctBy(job.items, job.keyOf),
+          keyOf: job.keyOf,
+          sizeOf: job.sizeOf,
+          send: async (location, batch, subRetry) => {
+            const build = (context: kvrpcpb.Context) => job.request(context, batch);
+            const result = await this.parts.sender.send(location, job.command, build, subRetry);
+            if (result.kind === "relocate") return false;
+            job.onAnswer(result.response, batch);
+            return true;
+          },
+        },
+        retry,
+        this.newLimit(),
+      ),
+    );
   }
 
   /** One key's command, relocated and resent until the key's region answers. */

@@ -23,67 +23,72 @@ export interface ScanRange {
   readonly endKey: Uint8Array;
 }
 
-export async function scanForward(
-  parts: RawParts,
-  range: ScanRange,
-  limit: number,
-  keyOnly: boolean,
-  retry: RegionRetry,
-): Promise<RawKvPair[]> {
-  const pairs: RawKvPair[] = [];
-  let cursor = range.startKey;
-  // Each round adds a page, moves to the next region, or relocates after a bounded retry.
-  while (pairs.length < limit) {
-    const location = await parts.cache.locateKey(cursor, retry.backoffer);
-    const pageLimit = Math.min(limit - pairs.length, parts.settings.scanPageSize);
-    const from = cursor;
-    const request = (context: kvrpcpb.Context): kvrpcpb.RawScanRequest => ({
-      context,
-      startKey: from,
-      endKey: earlierEnd(range.endKey, location.endKey),
-      limit: pageLimit,
-      keyOnly,
-      reverse: false,
-    });
-    const page = await scanPage(parts, location, request, retry, from);
-    if (page === undefined) continue;
-    pairs.push(...page);
-    if (page.length === pageLimit) cursor = successorKey(page.at(-1)!.key);
-    else if (endReaches(location.endKey, range.endKey)) break;
-    else cursor = location.endKey;
-  }
-  return pairs;
+/**
+ * Where the two scan orders differ; the page loop in `scanByRegion` is the same for both. A position is
+ * the start_key of the next request: an inclusive lower bound forward, an exclusive upper bound in reverse.
+ */
+interface ScanDirection {
+  readonly origin: (range: ScanRange) => Uint8Array;
+  /** The region the page from `position` reads. */
+  readonly locate: (parts: RawParts, position: Uint8Array, retry: RegionRetry) => Promise<KeyLocation>;
+  /** Where a page request stops: the range's far end, clipped to the region. */
+  readonly pageEnd: (range: ScanRange, location: KeyLocation) => Uint8Array;
+  /** The position after a full page whose last pair has `lastKey`. */
+  readonly afterPage: (lastKey: Uint8Array) => Uint8Array;
+  /** True when no part of the range lies beyond this region. */
+  readonly coversRest: (location: KeyLocation, range: ScanRange) => boolean;
+  /** The position where the next region's pages start. */
+  readonly nextRegion: (location: KeyLocation) => Uint8Array;
 }
 
-export async function scanReverse(
+const FORWARD: ScanDirection = {
+  origin: (range) => range.startKey,
+  locate: (parts, position, retry) => parts.cache.locateKey(position, retry.backoffer),
+  pageEnd: (range, location) => earlierEnd(range.endKey, location.endKey),
+  afterPage: successorKey,
+  coversRest: (location, range) => endReaches(location.endKey, range.endKey),
+  nextRegion: (location) => location.endKey,
+};
+
+// A reverse request covers [end_key, start_key), largest key first; an empty position means +infinity.
+const REVERSE: ScanDirection = {
+  origin: (range) => range.endKey,
+  locate: (parts, position, retry) => parts.cache.locateEndKey(position, retry.backoffer),
+  pageEnd: (range, location) => laterStart(range.startKey, location.startKey),
+  afterPage: (lastKey) => lastKey,
+  coversRest: (location, range) => startReaches(location.startKey, range.startKey),
+  nextRegion: (location) => location.startKey,
+};
+
+export async function scanByRegion(
   parts: RawParts,
   range: ScanRange,
   limit: number,
-  keyOnly: boolean,
+  options: { readonly reverse: boolean; readonly keyOnly: boolean },
   retry: RegionRetry,
 ): Promise<RawKvPair[]> {
+  const direction = options.reverse ? REVERSE : FORWARD;
   const pairs: RawKvPair[] = [];
-  // Exclusive upper bound of what is left to scan; empty = +infinity.
-  let upper = range.endKey;
+  let position = direction.origin(range);
+  // Each round adds a page, moves to the next region, or relocates after a bounded retry.
   while (pairs.length < limit) {
-    const location = await parts.cache.locateEndKey(upper, retry.backoffer);
+    const location = await direction.locate(parts, position, retry);
     const pageLimit = Math.min(limit - pairs.length, parts.settings.scanPageSize);
-    const bound = upper;
+    const pageStart = position;
     const request = (context: kvrpcpb.Context): kvrpcpb.RawScanRequest => ({
       context,
-      // A reverse scan covers [end_key, start_key), largest key first.
-      startKey: bound,
-      endKey: laterStart(range.startKey, location.startKey),
+      startKey: pageStart,
+      endKey: direction.pageEnd(range, location),
       limit: pageLimit,
-      keyOnly,
-      reverse: true,
+      keyOnly: options.keyOnly,
+      reverse: options.reverse,
     });
-    const page = await scanPage(parts, location, request, retry, bound);
+    const page = await scanPage(parts, location, request, retry, pageStart);
     if (page === undefined) continue;
     pairs.push(...page);
-    if (page.length === pageLimit) upper = page.at(-1)!.key;
-    else if (startReaches(location.startKey, range.startKey)) break;
-    else upper = location.startKey;
+    if (page.length === pageLimit) position = direction.afterPage(page.at(-1)!.key);
+    else if (direction.coversRest(location, range)) break;
+    else position = direction.nextRegion(location);
   }
   return pairs;
 }
