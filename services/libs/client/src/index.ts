@@ -114,7 +114,7 @@ export {
   type RegionRequestSenderOptions,
   type RegionSendResult,
 } from "./rpc/region-request-sender.ts";
-export { type BackofferFactory, MAX_FREE_RETRIES_IN_A_ROW, RegionRetry } from "./rpc/region-retry.ts";
+export { MAX_FREE_RETRIES_IN_A_ROW, RegionRetry } from "./rpc/region-retry.ts";
 export { RpcClient, type RpcSendOptions } from "./rpc/rpc-client.ts";
 export {
   DEFAULT_CONNECTIONS_PER_STORE,

@@ -50,7 +50,7 @@ export class Backoffer {
   readonly budgetMs: number;
   readonly signal: AbortSignal | undefined;
   private readonly options: BackofferOptions;
-  // Replaced only by fork(), which makes the child share its parent's ledger.
+  // Replaced only by fork(), which starts the child from a copy of its parent's ledger.
   private ledger: BackoffLedger = { countedSleepMs: 0, sleptMsByKind: new Map(), causes: [] };
   private readonly progress = new Map<string, KindProgress>();
 
@@ -81,30 +81,36 @@ export class Backoffer {
     const sleepMs = kind.countsAgainstBudget ? Math.min(scheduledMs, remainingMs) : scheduledMs;
     this.ledger.causes.push({ kind: kind.name, error: cause, sleptMs: sleepMs, atMs });
     this.ledger.sleptMsByKind.set(kind.name, (this.ledger.sleptMsByKind.get(kind.name) ?? 0) + sleepMs);
-    // Charged before sleeping so concurrent forks see each other's sleeps and cannot overshoot together.
+    // Charged before sleeping, so the budget error of a call made during the sleep already counts it.
     if (kind.countsAgainstBudget) this.ledger.countedSleepMs += sleepMs;
     this.options.onSleep?.(kind, sleepMs, cause);
     await sleep(sleepMs, this.options.timers, this.signal);
   }
 
   /**
-   * A backoffer for a sub-request (one region of a batch): it shares this one's budget and history, starts
-   * from this one's per-kind progress, and keeps its own progress from now on so parallel sub-requests do
-   * not lengthen each other's sleeps. `signal` replaces this one's (e.g. a child of it).
+   * A backoffer for a sub-request (one region of a batch), as TiKV's client forks one: it starts where
+   * this one stands (the sleeps so far count against its budget, the causes so far are in its error, its
+   * per-kind progress continues) and from then on spends alone. Siblings running in parallel must not
+   * charge each other's sleeps: a batch over 60 regions that each wait out a 1 s leader election would
+   * otherwise give up after a fraction of that second. `signal` replaces this one's (e.g. a child of it).
    */
   fork(signal: AbortSignal | undefined = this.signal): Backoffer {
     const child = new Backoffer({ ...this.options, signal });
-    child.ledger = this.ledger;
+    child.ledger = {
+      countedSleepMs: this.ledger.countedSleepMs,
+      sleptMsByKind: new Map(this.ledger.sleptMsByKind),
+      causes: [...this.ledger.causes],
+    };
     for (const [name, progress] of this.progress) child.progress.set(name, { ...progress });
     return child;
   }
 
-  /** Sleep counted against the budget so far, across this backoffer and its forks. */
+  /** Sleep counted against the budget so far, including what its parent had slept when it forked. */
   get countedSleepMs(): number {
     return this.ledger.countedSleepMs;
   }
 
-  /** Every failure reported so far, in order, across this backoffer and its forks. */
+  /** Every failure reported so far, in order, including its parent's up to the fork. */
   get causes(): readonly BackoffCause[] {
     return this.ledger.causes;
   }

@@ -288,7 +288,7 @@ export class RawKvClient {
     try {
       // One span per call, retries included; pd lookups it makes become its children.
       const result = await withSpan(`tikvclient.raw.${operation}`, {}, () =>
-        body(RegionRetry.start(backoffBudgetMs, newBackoffer)),
+        body(new RegionRetry(newBackoffer(backoffBudgetMs))),
       );
       observe("ok");
       return result;
