@@ -34,6 +34,8 @@ interface Row {
   readonly tessera: LoadResult;
   readonly fsyncsPerSecond: number;
   readonly entriesPerFsync: number;
+  /** The client's backoffs during the row, by kind. */
+  readonly backoffs: ReadonlyMap<string, number>;
   etcd?: LoadResult;
 }
 
@@ -64,9 +66,15 @@ async function runTessera(plan: Plan, keys: readonly Uint8Array[], value: Uint8A
     for (const operation of plan.operations) {
       for (const concurrency of concurrencies) {
         const before = await target.storeMetrics();
+        const backoffsBefore = await target.clientBackoffs();
         const startedMs = performance.now();
         const tessera = await measure(target, operation, concurrency, durationMs, keys, value);
         const after = await target.storeMetrics();
+        const backoffs = new Map<string, number>();
+        for (const [kind, count] of await target.clientBackoffs()) {
+          const during = count - (backoffsBefore.get(kind) ?? 0);
+          if (during > 0) backoffs.set(kind, during);
+        }
         const fsyncs = after.fsyncs - before.fsyncs;
         rows.push({
           operation,
@@ -74,6 +82,7 @@ async function runTessera(plan: Plan, keys: readonly Uint8Array[], value: Uint8A
           tessera,
           fsyncsPerSecond: fsyncs / ((performance.now() - startedMs) / 1000),
           entriesPerFsync: fsyncs === 0 ? 0 : (after.entriesSynced - before.entriesSynced) / fsyncs,
+          backoffs,
         });
         process.stderr.write(
           `tessera ${operation} c=${concurrency}: ${tessera.opsPerSecond.toFixed(0)} ops/s\n`,
@@ -109,7 +118,8 @@ async function runEtcd(
 function formatRow(row: Row): string {
   const cell = (result: LoadResult) =>
     `${result.opsPerSecond.toFixed(0).padStart(7)} ops/s p50 ${result.p50Ms.toFixed(2)} p99 ${result.p99Ms.toFixed(2)} p999 ${result.p999Ms.toFixed(2)} ms${result.errors > 0 ? ` (${result.errors} errors)` : ""}`;
-  const base = `${row.operation.padEnd(3)} c=${String(row.concurrency).padEnd(3)} tessera ${cell(row.tessera)} | fsyncs/s ${row.fsyncsPerSecond.toFixed(0)} entries/fsync ${row.entriesPerFsync.toFixed(1)}`;
+  const backoffs = [...row.backoffs].map(([kind, count]) => `${kind} ${count}`).join(", ");
+  const base = `${row.operation.padEnd(3)} c=${String(row.concurrency).padEnd(3)} tessera ${cell(row.tessera)} | fsyncs/s ${row.fsyncsPerSecond.toFixed(0)} entries/fsync ${row.entriesPerFsync.toFixed(1)}${backoffs === "" ? "" : ` | client backoffs: ${backoffs}`}`;
   if (row.etcd === undefined) return base;
   return `${base} | etcd ${cell(row.etcd)} | ratio ${(row.tessera.opsPerSecond / row.etcd.opsPerSecond).toFixed(2)}x`;
 }

@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Registry } from "prom-client";
 import { RawKvClient } from "#client";
+import { createRegistry, MetricFactory } from "#observability";
 import { sleep } from "#runtime";
 import { NodeProcess } from "../../tests/chaos/netns/node-process.ts";
 import type { KvTarget } from "./kv-target.ts";
@@ -34,6 +36,7 @@ export class TesseraTarget implements KvTarget {
 
   private constructor(
     private readonly client: RawKvClient,
+    private readonly clientMetrics: Registry,
     private readonly processes: readonly NodeProcess[],
     private readonly statusUrls: readonly string[],
     private readonly dataRoot: string,
@@ -66,8 +69,12 @@ export class TesseraTarget implements KvTarget {
         statusUrls.push(`http://${String(store.readyRecord.statusAddress)}`);
       }
       await waitReplicated(httpUrl);
-      const client = await RawKvClient.connect({ pdEndpoints: [pdUrl] });
-      return new TesseraTarget(client, processes, statusUrls, dataRoot, nodeFlags.length > 0);
+      const clientMetrics = createRegistry("bench");
+      const client = await RawKvClient.connect({
+        pdEndpoints: [pdUrl],
+        metrics: new MetricFactory(clientMetrics, "bench"),
+      });
+      return new TesseraTarget(client, clientMetrics, processes, statusUrls, dataRoot, nodeFlags.length > 0);
     } catch (error) {
       await Promise.all(processes.map((process) => process.kill()));
       rmSync(dataRoot, { recursive: true, force: true });
@@ -108,6 +115,13 @@ export class TesseraTarget implements KvTarget {
       entriesSynced += metricValue(text, "raftstore_entries_per_fsync_count_sum");
     }
     return { fsyncs, entriesSynced };
+  }
+
+  /** The client's backoffs so far by kind: which failures cost it time (ServerIsBusy, leader changes...). */
+  async clientBackoffs(): Promise<Map<string, number>> {
+    const counter = this.clientMetrics.getSingleMetric("bench_tikvclient_backoff_total");
+    const values = (await counter?.get())?.values ?? [];
+    return new Map(values.map((sample) => [String(sample.labels.kind), sample.value]));
   }
 
   async close(): Promise<void> {
