@@ -98,4 +98,27 @@ describe("npm run store", () => {
     }
     assert.match(output, /default "8KiB"/);
   });
+
+  test("a reconnect backoff whose base exceeds its maximum is refused at startup, naming the settings", async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "tessera-store-refused-"));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const child = spawn(
+      "npm",
+      [
+        ...["run", "--silent", "store", "--", "--data-dir", dataDir],
+        ...["--server.raft-reconnect-backoff-base", "5s", "--server.raft-reconnect-backoff-max", "1s"],
+      ],
+      { cwd: join(import.meta.dirname, "..", "..", "..", ".."), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let errors = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      errors += chunk;
+    });
+    const exitCode = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.notEqual(exitCode, 0);
+    assert.match(
+      errors,
+      /server\.raft-reconnect-backoff-base \(5000 ms\) must be above 0 and at most server\.raft-reconnect-backoff-max \(1000 ms\)/,
+    );
+  });
 });

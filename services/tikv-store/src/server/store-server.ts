@@ -19,6 +19,7 @@ import { createLogger, createRegistry, type Logger, type LogLevel, MetricFactory
 import { metapb, pdpb, tikvpb } from "#proto";
 import {
   type Clock,
+  ConfigError,
   loadConfig,
   type Random,
   sleep,
@@ -143,7 +144,10 @@ export function storeOptionsFromConfig(config: StoreConfig): StoreServerOptions 
     grpcMaxMessageBytes: server.grpcMaxMessageSize,
     raftBatchMaxBytes: server.raftBatchMaxSize,
     raftQueueMaxMessages: server.raftQueueMaxMessages,
-    raftReconnectBackoff: { baseMs: server.raftReconnectBackoffBase, capMs: server.raftReconnectBackoffMax },
+    raftReconnectBackoff: raftReconnectBackoff(
+      server.raftReconnectBackoffBase,
+      server.raftReconnectBackoffMax,
+    ),
     storeHeartbeatIntervalMs: pd.storeHeartbeatInterval,
     regionHeartbeatIntervalMs: pd.regionHeartbeatInterval,
     raftstore: raftstoreConfigFrom(config),
@@ -155,6 +159,17 @@ export function storeOptionsFromConfig(config: StoreConfig): StoreServerOptions 
 /** The documented defaults with some settings replaced; for tests and tools that start stores in-process. */
 export function storeOptionsWithDefaults(overrides: Partial<StoreServerOptions>): StoreServerOptions {
   return { ...storeOptionsFromConfig(loadConfig(storeConfigSchema, { argv: [] })), ...overrides };
+}
+
+function raftReconnectBackoff(baseMs: number, capMs: number): ReconnectBackoffPolicy {
+  if (!(baseMs > 0 && capMs >= baseMs)) {
+    throw new ConfigError({
+      source: "config",
+      key: "server.raft-reconnect-backoff-base",
+      problem: `server.raft-reconnect-backoff-base (${baseMs} ms) must be above 0 and at most server.raft-reconnect-backoff-max (${capMs} ms)`,
+    });
+  }
+  return { baseMs, capMs };
 }
 
 function parseLabel(label: string): metapb.StoreLabel {
