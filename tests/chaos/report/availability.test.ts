@@ -62,6 +62,23 @@ describe("availability around a fault", () => {
     assert.match(summary!, /unavailable 1600 ms \(by region: 200 ms, 1600 ms, 150 ms\)/);
   });
 
+  it("tells writes apart: reads served on a lease do not hide a region that cannot commit", () => {
+    const read: Operation = {
+      client: 9,
+      op: "read",
+      key: registerKey(0, 0),
+      invokeMs: 1_010,
+      completeMs: 1_020,
+      outcome: "ok",
+      result: "1",
+    };
+    const history = [read, write(0, 1_030, 2_900, "ok")];
+    const availability = unavailabilityAfter(fault, history);
+    assert.equal(availability.unavailableMs, 20);
+    assert.equal(availability.writesUnavailableMs, 1_900);
+    assert.match(describeAvailability([fault], history)[0]!, /unavailable 20 ms; writes 1900 ms/);
+  });
+
   it("reports a region that never recovered as unavailable until the end", () => {
     const history = [write(0, 1_010, 1_200, "ok"), write(1, 1_020, undefined, "unknown")];
     const availability = unavailabilityAfter(fault, history, regionOf);

@@ -20,6 +20,8 @@ export interface FaultAvailability {
    * succeeded before the run ended.
    */
   readonly unavailableMs: number | undefined;
+  /** The same counting writes only: a leader cut off from its quorum still serves reads on its lease. */
+  readonly writesUnavailableMs: number | undefined;
   /** Each region's window, in region order (undefined: no success after the fault). */
   readonly regions: ReadonlyArray<number | undefined>;
 }
@@ -50,10 +52,26 @@ export function unavailabilityAfter(
   history: readonly Operation[],
   regionOf: RegionOf = oneRegion,
 ): FaultAvailability {
+  const regions = regionWindows(fault, history, regionOf, () => true);
+  const writeRegions = regionWindows(fault, history, regionOf, isWrite);
+  return { fault, unavailableMs: worst(regions), writesUnavailableMs: worst(writeRegions), regions };
+}
+
+/** Writes need the region's quorum; reads may still succeed on a cut-off leader's lease. */
+function isWrite(operation: Operation): boolean {
+  return operation.op === "write" || operation.op === "cas" || operation.op === "add";
+}
+
+function regionWindows(
+  fault: FaultRecord,
+  history: readonly Operation[],
+  regionOf: RegionOf,
+  counts: (operation: Operation) => boolean,
+): Array<number | undefined> {
   const firstSuccessMs: Array<number | undefined> = [];
   for (const operation of history) {
     const region = regionOf(operation);
-    if (region === undefined) continue;
+    if (region === undefined || !counts(operation)) continue;
     while (firstSuccessMs.length <= region) firstSuccessMs.push(undefined);
     if (
       operation.outcome !== "ok" ||
@@ -64,9 +82,11 @@ export function unavailabilityAfter(
     const first = firstSuccessMs[region];
     if (first === undefined || operation.completeMs < first) firstSuccessMs[region] = operation.completeMs;
   }
-  const regions = firstSuccessMs.map((ms) => (ms === undefined ? undefined : ms - fault.startMs));
-  const worst = regions.some((ms) => ms === undefined) ? undefined : Math.max(0, ...(regions as number[]));
-  return { fault, unavailableMs: worst, regions };
+  return firstSuccessMs.map((ms) => (ms === undefined ? undefined : ms - fault.startMs));
+}
+
+function worst(windows: ReadonlyArray<number | undefined>): number | undefined {
+  return windows.some((ms) => ms === undefined) ? undefined : Math.max(0, ...(windows as number[]));
 }
 
 /** Lines for the report: each fault, its window, and the per-second counts around it. */
@@ -79,11 +99,12 @@ export function describeAvailability(
   const lines: string[] = [];
   const window = (ms: number | undefined) => (ms === undefined ? "until the end" : `${ms} ms`);
   for (const fault of faults) {
-    const { unavailableMs, regions } = unavailabilityAfter(fault, history, regionOf);
+    const { unavailableMs, writesUnavailableMs, regions } = unavailabilityAfter(fault, history, regionOf);
     const endMs = fault.endMs ?? fault.startMs;
     const perRegion = regions.length > 1 ? ` (by region: ${regions.map(window).join(", ")})` : "";
+    const writes = writesUnavailableMs === unavailableMs ? "" : `; writes ${window(writesUnavailableMs)}`;
     lines.push(
-      `t=${formatSeconds(fault.startMs)}..${formatSeconds(endMs)} ${fault.description}: unavailable ${window(unavailableMs)}${perRegion}`,
+      `t=${formatSeconds(fault.startMs)}..${formatSeconds(endMs)} ${fault.description}: unavailable ${window(unavailableMs)}${perRegion}${writes}`,
     );
     const first = Math.floor(fault.startMs / 1000) - SECONDS_BEFORE_FAULT;
     const last = Math.floor(endMs / 1000) + SECONDS_AFTER_FAULT;
