@@ -6,6 +6,7 @@
 import type { Logger, MetricFactory } from "#observability";
 import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
 import { GET_BUDGET_MS } from "../backoff/backoffer.ts";
+import { positive, positiveInteger } from "../option-checks.ts";
 import type { PdClientOptions } from "../pd/pd-client-options.ts";
 import type { RpcClientOptions } from "../rpc/rpc-client-options.ts";
 
@@ -86,15 +87,4 @@ export function resolveRawKvSettings(settings: RawKvSettings): ResolvedRawKvSett
     random: settings.random ?? systemRandom,
     logger: settings.logger,
   };
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
-  return value;
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0 && Number.isFinite(value))) throw new RangeError(`${name} must be > 0, got ${value}`);
-  return value;
 }

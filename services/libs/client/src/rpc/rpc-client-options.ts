@@ -5,6 +5,7 @@
 import type { Logger, MetricFactory } from "#observability";
 import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
 import { checkReconnectBackoffPolicy, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
+import { nonNegative, positive, positiveInteger } from "../option-checks.ts";
 
 export interface RpcClientOptions {
   /** BatchCommands streams per store, each on its own HTTP/2 connection [4]. */
@@ -84,20 +85,4 @@ export function resolveRpcClientOptions(options: RpcClientOptions): ResolvedRpcC
     random: options.random ?? systemRandom,
     logger: options.logger,
   };
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
-  return value;
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0 && Number.isFinite(value))) throw new RangeError(`${name} must be > 0, got ${value}`);
-  return value;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!(value >= 0 && Number.isFinite(value))) throw new RangeError(`${name} must be >= 0, got ${value}`);
-  return value;
 }
