@@ -12,7 +12,6 @@
 import { createHash } from "node:crypto";
 import {
   Server,
-  ServerCredentials,
   type ServerDuplexStream,
   type ServerUnaryCall,
   type sendUnaryData,
@@ -33,6 +32,7 @@ import {
   type TimerHandle,
   type Timers,
 } from "#runtime";
+import { bindGrpcServer, shutdownGrpcServer } from "#runtime/grpc-server";
 import { ClusterBootstrapper } from "../cluster/bootstrap.ts";
 import { ClusterState } from "../cluster/cluster-state.ts";
 import type { StoreHealth } from "../cluster/cluster-view.ts";
@@ -153,8 +153,8 @@ async function startMember(options: PdOptions, logger: Logger, closers: Closers)
 
   const grpcServer = new Server();
   grpcServer.addService(pdpb.PDService, routing.grpcImplementation());
-  const clientPort = await bindGrpc(grpcServer, options.listenHost, options.clientPort);
-  closers.grpc = () => shutdownGrpc(grpcServer, timers);
+  const clientPort = await bindGrpcServer(grpcServer, options.listenHost, options.clientPort);
+  closers.grpc = () => shutdownGrpcServer(grpcServer, GRPC_SHUTDOWN_GRACE_MS, timers);
   const http = await startHttpServer({
     host: options.listenHost,
     port: options.httpPort,
@@ -395,24 +395,6 @@ class RequestRouting {
 
 function starting(): { code: status; details: string } {
   return { code: status.UNAVAILABLE, details: "pd is starting: the metadata backend is not open yet" };
-}
-
-function bindGrpc(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
-  });
-}
-
-async function shutdownGrpc(server: Server, timers: Timers): Promise<void> {
-  const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-  // Open streams (TSO, heartbeats) never finish on their own; cut them off after a short grace period.
-  const graceOver = new AbortController();
-  const grace = sleep(GRPC_SHUTDOWN_GRACE_MS, timers, graceOver.signal).catch(() => undefined);
-  await Promise.race([graceful, grace]);
-  graceOver.abort();
-  server.forceShutdown();
 }
 
 function memberInfo(options: PdOptions, clientPort: number, http: HttpServerHandle): MemberInfo {

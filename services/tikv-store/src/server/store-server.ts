@@ -12,7 +12,7 @@
  * server (draining briefly, then cutting streams), stop the pd worker and transport, close the raftstore
  * and its engines, the pd client and the status server.
  */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { PdClient, PdServerError, type ReconnectBackoffPolicy } from "#client";
 import { createLogger, createRegistry, type Logger, type LogLevel, MetricFactory } from "#observability";
@@ -22,19 +22,19 @@ import {
   ConfigError,
   loadConfig,
   type Random,
-  sleep,
   startStatusServer,
   systemClock,
   systemRandom,
   systemTimers,
   type Timers,
 } from "#runtime";
+import { bindGrpcServer, shutdownGrpcServer } from "#runtime/grpc-server";
 import packageJson from "../../../../package.json" with { type: "json" };
 import { type StoreConfig, storeConfigSchema } from "../config.ts";
 import { type RaftstoreConfig, raftstoreConfigFrom } from "../raftstore/raftstore-config.ts";
 import { Store } from "../raftstore/store.ts";
 import { grpcServerOptions } from "./grpc-options.ts";
-import { advertisedAddress, type HostPort, parseHostPort } from "./listen-address.ts";
+import { advertisedAddress, parseHostPort } from "./listen-address.ts";
 import { PdWorker } from "./pd-worker.ts";
 import { RaftReceiver } from "./raft-receiver.ts";
 import { GrpcRaftTransport } from "./raft-transport.ts";
@@ -382,8 +382,8 @@ async function serveGrpc(
     }),
   );
   const listen = parseHostPort(options.listenAddress, "server.addr");
-  const port = await bindGrpc(grpc, listen);
-  start.closers.push(() => shutdownGrpc(grpc, timers));
+  const port = await bindGrpcServer(grpc, listen.host, listen.port);
+  start.closers.push(() => shutdownGrpcServer(grpc, GRPC_SHUTDOWN_GRACE_MS, timers));
   return advertisedAddress(options.advertiseAddress, { host: listen.host, port });
 }
 
@@ -473,25 +473,6 @@ async function finishInterruptedBootstrap(pd: PdClient, store: Store, logger: Lo
     "finishing a bootstrap interrupted before the first region was written",
   );
   await store.bootstrapFirstRegion(region);
-}
-
-function bindGrpc(server: Server, listen: HostPort): Promise<number> {
-  const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${listen.port}`, ServerCredentials.createInsecure(), (error, port) =>
-      error ? reject(error) : resolve(port),
-    );
-  });
-}
-
-async function shutdownGrpc(server: Server, timers: Timers): Promise<void> {
-  const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-  // Raft and BatchCommands streams never finish on their own; cut them off after a short grace period.
-  const graceOver = new AbortController();
-  const grace = sleep(GRPC_SHUTDOWN_GRACE_MS, timers, graceOver.signal).catch(() => undefined);
-  await Promise.race([graceful, grace]);
-  graceOver.abort();
-  server.forceShutdown();
 }
 
 async function closeAll(closers: Closer[], logger: Logger): Promise<void> {
