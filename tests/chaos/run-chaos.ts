@@ -99,8 +99,15 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       pdFaultShare: PD_FAULT_SHARE,
     });
     const stopNemesis = new AbortController();
-    const nemesisDone =
-      options.nemesis.length === 0 ? Promise.resolve() : nemesis.run(faultUntilMs, stopNemesis.signal);
+    // A fault that cannot be undone (a killed store that fails to start again) ends the run, but only
+    // after the workload stops and the cluster is torn down: an unhandled rejection would exit at once
+    // and leave processes and data behind.
+    let nemesisFailure: { readonly error: unknown } | undefined;
+    const nemesisDone = (
+      options.nemesis.length === 0 ? Promise.resolve() : nemesis.run(faultUntilMs, stopNemesis.signal)
+    ).catch((error: unknown) => {
+      nemesisFailure = { error };
+    });
     try {
       await runWorkload(options.workload, regions, {
         clients,
@@ -114,6 +121,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       await nemesisDone;
       await nemesis.healAll();
     }
+    if (nemesisFailure !== undefined) throw nemesisFailure.error;
     if (options.workload === "set") {
       await runSetFinalRead({ clients, recorder, nowMs, untilMs: 0, maxOperationsPerWorker: 0 }, 1_000_000);
     }
