@@ -2,9 +2,10 @@
  * pd and three stores, each a real process in its own network namespace (see network.ts), reachable from
  * the root namespace at fixed addresses on the private bridge. Each store listens on loopback inside its
  * namespace behind a delay proxy (proxy/delay-proxy.ts) on the address it advertises, so clients and the
- * other stores reach it only through the proxy, whose added latency the nemesis sets. `start` sweeps what a crashed run left,
- * builds the network, starts the processes and waits until the first region has a voter on every store;
- * `destroy` removes all of it and is safe to call on a half-started cluster, twice, or after a failure.
+ * other stores reach it only through the proxy, whose added latency the nemesis sets. `start` sweeps what
+ * a crashed run left, builds the network, starts the processes and waits until the first region has a
+ * voter on every store; `destroy` removes all of it and is safe to call on a half-started cluster, twice,
+ * or after a failure.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -122,7 +122,6 @@ export interface StoreStatsInfo {
   readonly isBusy: boolean;
 }
 
-/** A membership change that can never apply as asked. */
 /** The change would leave the region without a healthy quorum now (peer-change-safety.ts); retry later. */
 export class UnsafePeerChangeError extends Error {
   override readonly name = "UnsafePeerChangeError";
@@ -134,6 +133,7 @@ export class UnsafePeerChangeError extends Error {
   }
 }
 
+/** A membership change that can never apply as asked. */
 export class InvalidPeerChangeError extends Error {
   override readonly name = "InvalidPeerChangeError";
   constructor(

@@ -40,10 +40,10 @@ export class StoreUnavailableError extends RpcError {
 }
 
 /**
- * A request that is not safe to repeat (compare-and-swap) may or may not have run: its stream broke or
- * its deadline passed after it was sent, or the store answered StaleCommand (it stopped waiting for the
- * proposal, which may still commit). Retrying could report a swap that did happen as a failure, so
- * the caller gets this instead and must treat the outcome as unknown.
+ * A write may or may not have run: its stream broke or its deadline passed after it was sent, or the
+ * store answered StaleCommand (it stopped waiting for the proposal, which may still commit). Resending
+ * could apply it twice, the second time over newer writes (or compare a swap against its own result),
+ * so the caller gets this instead and must treat the outcome as unknown.
  */
 export class UnknownOutcomeError extends RpcError {
   constructor(
