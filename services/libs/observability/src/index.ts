@@ -22,7 +22,14 @@ export {
   metricName,
   SIZE_BYTES_BUCKETS,
 } from "./metrics.ts";
-export { activeTraceContext, addSpanEvent, TRACER_NAME, withRemoteParent, withSpan } from "./spans.ts";
+export {
+  activeTraceContext,
+  addSpanEvent,
+  isRecording,
+  TRACER_NAME,
+  withRemoteParent,
+  withSpan,
+} from "./spans.ts";
 export {
   instrumentGrpc,
   type RunningTracing,

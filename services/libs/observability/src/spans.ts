@@ -40,6 +40,14 @@ export function withSpan<T>(
   });
 }
 
+/**
+ * Whether the active span is being recorded. A child of an unrecorded span is never recorded (samplers
+ * follow the parent), so hot paths can skip making one.
+ */
+export function isRecording(): boolean {
+  return trace.getActiveSpan()?.isRecording() === true;
+}
+
 /** Notes something that happened during the active span (a retry, a backoff sleep), if there is one. */
 export function addSpanEvent(name: string, attributes: Attributes): void {
   trace.getActiveSpan()?.addEvent(name, attributes);

@@ -21,7 +21,7 @@
  * a write rejects with UnknownOutcomeError instead, as etcd's client does for mutations.
  */
 import { SpanKind } from "@opentelemetry/api";
-import { activeTraceContext, type Logger, withSpan } from "#observability";
+import { activeTraceContext, isRecording, type Logger, withSpan } from "#observability";
 import type { errorpb, kvrpcpb } from "#proto";
 import { BackoffKinds } from "../backoff/backoff-kind.ts";
 import type { KeyLocation } from "../region-cache/key-location.ts";
@@ -166,13 +166,17 @@ export class RegionRequestSender {
 
   /**
    * One attempt is one client span; the request carries that span's context so the store's span joins
-   * the caller's trace (stream metadata cannot, see `trace_context` in kvrpcpb.Context).
+   * the caller's trace (stream metadata cannot, see `trace_context` in kvrpcpb.Context). An untraced
+   * call (tracing off, or its operation not sampled) skips the span: this runs for every request.
    */
   private call<Case extends RegionCommandCase>(
     context: RpcContext,
     command: Case,
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
   ): Promise<CommandResponse<Case>> {
+    const options = { timeoutMs: this.options.timeoutMs };
+    if (!isRecording())
+      return this.options.rpc.call(context.address, command, build(context.kvContext), options);
     const attributes = {
       "tessera.region_id": context.region.id.toString(),
       "tessera.store_id": context.storeId.toString(),
@@ -182,11 +186,8 @@ export class RegionRequestSender {
       `tikvclient.rpc.${command}`,
       attributes,
       () => {
-        const traceContext = activeTraceContext();
-        const kvContext = traceContext === "" ? context.kvContext : { ...context.kvContext, traceContext };
-        return this.options.rpc.call(context.address, command, build(kvContext), {
-          timeoutMs: this.options.timeoutMs,
-        });
+        const kvContext = { ...context.kvContext, traceContext: activeTraceContext() };
+        return this.options.rpc.call(context.address, command, build(kvContext), options);
       },
       SpanKind.CLIENT,
     );
