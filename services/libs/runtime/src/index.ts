@@ -38,3 +38,4 @@ export {
   type StatusServerOptions,
   startStatusServer,
 } from "./status-server.ts";
+export { type Task, TaskScope, TaskScopeClosedError, type TaskScopeOptions } from "./task-scope.ts";
