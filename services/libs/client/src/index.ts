@@ -104,9 +104,8 @@ export {
 } from "./rpc/batch-command.ts";
 export {
   RegionCacheMissError,
-  type RegionErrorKind,
   RegionRequestError,
-  regionErrorKind,
+  type RegionRequestErrorKind,
 } from "./rpc/region-errors.ts";
 export {
   type RegionCommandCase,

@@ -3,45 +3,18 @@
  * the client's own cache no longer knowing where the region is. Both are causes handed to the backoffer, so
  * a budget-exceeded error reads as a history ("NotLeader from store 2, then EpochNotMatch, then ...").
  */
+import { type RegionErrorDetail, type RegionErrorKind, regionErrorFromProto } from "#kv-errors";
 import { errorpb } from "#proto";
 import type { RegionVerId } from "../region-cache/region-ver-id.ts";
 
-/** The kinds of errorpb.Error, by the field that is set; "other" when only the message is. */
-export type RegionErrorKind =
-  | "notLeader"
-  | "regionNotFound"
-  | "keyNotInRegion"
-  | "epochNotMatch"
-  | "serverIsBusy"
-  | "staleCommand"
-  | "storeNotMatch"
-  | "raftEntryTooLarge"
-  | "regionNotInitialized"
-  | "mismatchPeerId"
-  | "readIndexNotReady"
-  | "other";
-
-const KINDS: readonly Exclude<RegionErrorKind, "other">[] = [
-  "notLeader",
-  "regionNotFound",
-  "keyNotInRegion",
-  "epochNotMatch",
-  "serverIsBusy",
-  "staleCommand",
-  "storeNotMatch",
-  "raftEntryTooLarge",
-  "regionNotInitialized",
-  "mismatchPeerId",
-  "readIndexNotReady",
-];
-
-export function regionErrorKind(error: errorpb.Error): RegionErrorKind {
-  return KINDS.find((kind) => error[kind] !== undefined) ?? "other";
-}
+/** The kind of a store's region error (the errorpb field that is set); "other" when only the message is. */
+export type RegionRequestErrorKind = RegionErrorKind | "other";
 
 /** A store refused a request for a region with a region error. */
 export class RegionRequestError extends Error {
-  readonly kind: RegionErrorKind;
+  readonly kind: RegionRequestErrorKind;
+  /** The typed field of `regionError`; undefined for "other". */
+  readonly detail: RegionErrorDetail | undefined;
   readonly regionId: bigint;
   readonly storeId: bigint;
   readonly address: string;
@@ -53,13 +26,15 @@ export class RegionRequestError extends Error {
     readonly address: string;
     readonly regionError: errorpb.Error;
   }) {
-    const kind = regionErrorKind(options.regionError);
-    const detail = JSON.stringify(errorpb.Error.toJSON(options.regionError));
+    const detail = regionErrorFromProto(options.regionError);
+    const kind = detail?.kind ?? "other";
+    const wire = JSON.stringify(errorpb.Error.toJSON(options.regionError));
     super(
-      `${kind} for region ${options.regionId} from store ${options.storeId} (${options.address}): ${detail}`,
+      `${kind} for region ${options.regionId} from store ${options.storeId} (${options.address}): ${wire}`,
     );
     this.name = "RegionRequestError";
     this.kind = kind;
+    this.detail = detail;
     this.regionId = options.regionId;
     this.storeId = options.storeId;
     this.address = options.address;

@@ -113,18 +113,16 @@ export class RegionRequestSender {
       // Every response of a region command carries the region_error field.
       const regionError = (response as { readonly regionError?: errorpb.Error }).regionError;
       if (regionError === undefined) return { kind: "answered", response, context };
-      if (!repeatable && regionError.staleCommand !== undefined) {
-        // The store stopped waiting for the proposal (its leader stepped down), but the entry may still
-        // commit under the next leader: for a write that is an unknown outcome, not a refusal.
-        const cause = new RegionRequestError({
-          regionId: context.region.id,
-          storeId: context.storeId,
-          address: context.address,
-          regionError,
-        });
-        throw new UnknownOutcomeError(command, cause);
-      }
-      const action = await this.onRegionError(context, regionError, retry);
+      const cause = new RegionRequestError({
+        regionId: context.region.id,
+        storeId: context.storeId,
+        address: context.address,
+        regionError,
+      });
+      // The store stopped waiting for the proposal (its leader stepped down), but the entry may still
+      // commit under the next leader: for a write that is an unknown outcome, not a refusal.
+      if (!repeatable && cause.kind === "staleCommand") throw new UnknownOutcomeError(command, cause);
+      const action = await this.onRegionError(context, cause, retry);
       if (action === "relocate") return { kind: "relocate" };
     }
   }
@@ -195,31 +193,26 @@ export class RegionRequestSender {
 
   private async onRegionError(
     context: RpcContext,
-    regionError: errorpb.Error,
+    cause: RegionRequestError,
     retry: RegionRetry,
   ): Promise<RegionErrorAction> {
     const cache = this.options.regionCache;
-    const cause = new RegionRequestError({
-      regionId: context.region.id,
-      storeId: context.storeId,
-      address: context.address,
-      regionError,
-    });
     this.options.logger?.debug(
       { regionId: context.region.id, storeId: context.storeId, err: cause },
       "region error",
     );
-    switch (cause.kind) {
+    const detail = cause.detail;
+    switch (detail?.kind) {
       case "notLeader":
         // Only a hint naming a peer the cache knows switches; without one the region is dropped.
-        if (cache.onNotLeader(context, regionError.notLeader?.leader) === "switched") {
+        if (cache.onNotLeader(context, detail.leader) === "switched") {
           await retry.freeRetry(cause);
           return "retry";
         }
         await retry.backoff(BackoffKinds.regionMiss, cause);
         return "relocate";
       case "epochNotMatch":
-        cache.onEpochNotMatch(context, regionError.epochNotMatch?.currentRegions ?? []);
+        cache.onEpochNotMatch(context, detail.currentRegions);
         await retry.freeRetry(cause);
         return "relocate";
       case "serverIsBusy":
@@ -245,7 +238,7 @@ export class RegionRequestSender {
         return "relocate";
       case "keyNotInRegion":
       case "mismatchPeerId":
-      case "other":
+      case undefined:
         cache.invalidateRegion(context.region);
         await retry.backoff(BackoffKinds.regionMiss, cause);
         return "relocate";
