@@ -10,17 +10,14 @@
  * entries it no longer has are committed), which ends the run before an end-to-end invariant can break.
  */
 import assert from "node:assert/strict";
-import { afterEach, test } from "node:test";
-import { type RaftTestHooks, resetTestHooks, testHooks } from "#raft";
+import { test } from "node:test";
+import { INJECTED_BUGS, type InjectedBug } from "#raft/testing";
 import { runSimulation, SimulationFailure } from "./simulation.ts";
 
 const FIRST_SEED = 1;
 const MAX_SEEDS = 300;
 // Long runs: a Figure 8 history needs several leadership changes in a row to line up.
 const STEPS = 1000;
-type Bug = keyof RaftTestHooks;
-
-afterEach(() => resetTestHooks());
 
 interface Hunt {
   readonly caught: SimulationFailure | undefined;
@@ -29,13 +26,11 @@ interface Hunt {
   readonly coreErrors: number;
 }
 
-function hunt(bug: Bug, endToEndOnly: boolean): Hunt {
-  resetTestHooks();
-  testHooks[bug] = true;
+function hunt(bug: InjectedBug, endToEndOnly: boolean): Hunt {
   let coreErrors = 0;
   for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_SEEDS; seed++) {
     try {
-      runSimulation({ seed, steps: STEPS, replayFlags: `--bug ${bug}`, endToEndOnly, traceCapacity: 0 });
+      runSimulation({ seed, steps: STEPS, injectedBug: bug, endToEndOnly, traceCapacity: 0 });
     } catch (error) {
       if (!(error instanceof SimulationFailure)) throw error;
       if (!error.invariant.startsWith("raft-core-error"))
@@ -46,7 +41,7 @@ function hunt(bug: Bug, endToEndOnly: boolean): Hunt {
   return { caught: undefined, seedsRun: MAX_SEEDS, coreErrors };
 }
 
-function assertCaught(bug: Bug, endToEndOnly: boolean): void {
+function assertCaught(bug: InjectedBug, endToEndOnly: boolean): void {
   const { caught, seedsRun, coreErrors } = hunt(bug, endToEndOnly);
   const checks = endToEndOnly ? "end-to-end invariants" : "checker";
   assert.ok(
@@ -64,10 +59,10 @@ function assertCaught(bug: Bug, endToEndOnly: boolean): void {
   );
 }
 
-for (const bug of ["commitPreviousTermByCounting", "grantSecondVoteInTerm", "answerBeforePersist"] as const) {
+for (const bug of INJECTED_BUGS) {
   test(`the checker catches the injected bug ${bug}`, () => assertCaught(bug, false));
 }
 
-for (const bug of ["commitPreviousTermByCounting", "grantSecondVoteInTerm"] as const) {
+for (const bug of INJECTED_BUGS.filter((bug) => bug !== "answerBeforePersist")) {
   test(`the end-to-end invariants alone catch the injected bug ${bug}`, () => assertCaught(bug, true));
 }

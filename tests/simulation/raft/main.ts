@@ -4,12 +4,12 @@
  *
  * Runs N seeded simulations (seeds S, S+1, …; S from --seed, else SEED, else random) and prints one line
  * per seed and a final summary; exits 1 when any seed fails, after printing its replay command and the
- * last events of its trace. --bug turns on one of the raft core's injected bugs (to replay a
- * bug-injection failure); --end-to-end-only leaves out the checks of what nodes promise on the wire;
+ * last events of its trace. --bug builds every node with one of the raft core's injectable bugs (to
+ * replay a bug-injection failure); --end-to-end-only leaves out the checks of what nodes promise on the wire;
  * --pre-vote-only runs every seed with pre-vote (by default a fifth run without it).
  */
 import { parseArgs } from "node:util";
-import { type RaftTestHooks, resetTestHooks, testHooks } from "#raft";
+import { INJECTED_BUGS, type InjectedBug, isInjectedBug } from "#raft/testing";
 import { freshSeed, readSeedFromEnvironment } from "#sim";
 import { runSimulation, SimulationFailure, type SimulationSummary } from "./simulation.ts";
 
@@ -25,7 +25,7 @@ interface CliOptions {
   readonly firstSeed: number;
   readonly steps: number;
   readonly nodeCount: 3 | 5 | undefined;
-  readonly bug: keyof RaftTestHooks | undefined;
+  readonly bug: InjectedBug | undefined;
   readonly traceLines: number;
   readonly endToEndOnly: boolean;
   readonly preVoteOnly: boolean;
@@ -57,8 +57,8 @@ function parseCli(argv: readonly string[]): CliOptions {
   if (nodes !== undefined && nodes !== "3" && nodes !== "5")
     throw new UsageError(`--nodes must be 3 or 5, got ${nodes}`);
   const bug = values.bug;
-  if (bug !== undefined && !(bug in testHooks)) {
-    throw new UsageError(`--bug must be one of ${Object.keys(testHooks).join(", ")}, got ${bug}`);
+  if (bug !== undefined && !isInjectedBug(bug)) {
+    throw new UsageError(`--bug must be one of ${INJECTED_BUGS.join(", ")}, got ${bug}`);
   }
   const seedFromEnvironment = readSeedFromEnvironment(process.env);
   return {
@@ -66,7 +66,7 @@ function parseCli(argv: readonly string[]): CliOptions {
     firstSeed: parsePositive("seed", values.seed, seedFromEnvironment ?? freshSeed()),
     steps: parsePositive("steps", values.steps, DEFAULT_STEPS),
     nodeCount: nodes === undefined ? undefined : nodes === "3" ? 3 : 5,
-    bug: bug as keyof RaftTestHooks | undefined,
+    bug,
     traceLines: parsePositive("trace", values.trace, 60),
     endToEndOnly: values["end-to-end-only"] === true,
     preVoteOnly: values["pre-vote-only"] === true,
@@ -86,8 +86,6 @@ function formatSummary(summary: SimulationSummary, elapsedMs: number): string {
 
 function main(): number {
   const options = parseCli(process.argv.slice(2));
-  resetTestHooks();
-  if (options.bug !== undefined) testHooks[options.bug] = true;
   const started = performance.now();
   const failures: SimulationFailure[] = [];
   let committed = 0;
@@ -99,7 +97,7 @@ function main(): number {
         seed,
         steps: options.steps,
         nodeCount: options.nodeCount,
-        replayFlags: options.bug === undefined ? "" : `--bug ${options.bug}`,
+        injectedBug: options.bug,
         traceCapacity: options.traceLines,
         endToEndOnly: options.endToEndOnly,
         preVoteOnly: options.preVoteOnly,

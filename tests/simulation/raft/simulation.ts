@@ -4,6 +4,7 @@
  * seed alone determines the run; a failure carries the command that replays it.
  */
 import { type Message, MessageType } from "#raft";
+import type { InjectedBug } from "#raft/testing";
 import { type Random, SeededRandom } from "#runtime";
 import { Scheduler, SimNetwork } from "#sim";
 import { SimCluster } from "./cluster.ts";
@@ -21,8 +22,8 @@ export interface SimulationOptions {
   readonly nodeCount?: 3 | 5;
   /** Events kept for the failure report [200]. */
   readonly traceCapacity?: number;
-  /** Extra words for the replay command, e.g. the injected bug's flag. */
-  readonly replayFlags?: string;
+  /** A raft safety bug every node runs with, to prove the checker catches it. */
+  readonly injectedBug?: InjectedBug;
   /** Only the end-to-end invariants, without the checks of what nodes promise on the wire. */
   readonly endToEndOnly?: boolean;
   /**
@@ -78,7 +79,12 @@ export function replayCommand(
 }
 
 /** Per-seed raft and disk settings: some runs without pre-vote, check-quorum or lease reads, tiny messages… */
-function randomNodeSettings(random: Random, splitAppends: boolean, allowNoPreVote: boolean): NodeSettings {
+function randomNodeSettings(
+  random: Random,
+  splitAppends: boolean,
+  allowNoPreVote: boolean,
+  injectedBug: InjectedBug | undefined,
+): NodeSettings {
   const checkQuorum = random.chance(0.8);
   const fsyncDelay = random.pick([
     { minMs: 0, maxMs: 1 },
@@ -99,6 +105,7 @@ function randomNodeSettings(random: Random, splitAppends: boolean, allowNoPreVot
       // 0 sends one entry per append, which splits a new leader's old entries from its own first one.
       maxSizePerMessageBytes: splitAppends ? 0 : random.pick([0, 64, 1024, MIB]),
       maxInflightMessages: random.pick([2, 16, 256]),
+      injectedBugs: injectedBug === undefined ? [] : [injectedBug],
     },
   };
 }
@@ -131,6 +138,7 @@ class Run {
       this.random.fork(),
       profile.leaderHazards,
       options.preVoteOnly !== true,
+      options.injectedBug,
     );
     this.trace = new Trace(options.traceCapacity ?? 200, () => this.scheduler.nowMs, formatDetail);
     this.network = new SimNetwork<Message>({
@@ -273,7 +281,7 @@ function toFailure(options: SimulationOptions, run: Run | undefined, error: unkn
   const detail = error instanceof InvariantViolation ? error.detail : errorText(error);
   const traceLines = run === undefined ? [] : [...run.trace.lines(), `nodes: ${run.describeNodes()}`];
   const flags = [
-    options.replayFlags ?? "",
+    options.injectedBug === undefined ? "" : `--bug ${options.injectedBug}`,
     options.endToEndOnly === true ? "--end-to-end-only" : "",
     options.preVoteOnly === true ? "--pre-vote-only" : "",
   ];

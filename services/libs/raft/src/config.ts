@@ -1,4 +1,5 @@
 import { RaftConfigError } from "./errors.ts";
+import type { InjectedBug } from "./injected-bug.ts";
 import type { NodeId } from "./types.ts";
 
 /** Receives the core's notable events (role changes, elections, conf changes); never on the hot path. */
@@ -41,6 +42,8 @@ export interface RaftConfig {
   maxCommittedBytesPerReady?: number;
   /** Bound of the leader's queue of ReadIndex requests awaiting confirmation (default 4096). */
   maxPendingReadIndexRequests?: number;
+  /** Safety bugs this node runs with, for the simulation's self-test only (see injected-bug.ts). */
+  injectedBugs?: readonly InjectedBug[];
 }
 
 export interface ResolvedRaftConfig {
@@ -60,6 +63,7 @@ export interface ResolvedRaftConfig {
   readonly maxInflightBytes: number;
   readonly maxCommittedBytesPerReady: number;
   readonly maxPendingReadIndexRequests: number;
+  readonly injectedBugs: ReadonlySet<InjectedBug>;
 }
 
 const MIB = 1024 * 1024;
@@ -129,5 +133,6 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     maxInflightBytes: config.maxInflightBytes ?? 0,
     maxCommittedBytesPerReady: config.maxCommittedBytesPerReady ?? 64 * MIB,
     maxPendingReadIndexRequests,
+    injectedBugs: new Set(config.injectedBugs),
   };
 }

@@ -37,7 +37,6 @@ export {
   type Storage,
   UnavailableError,
 } from "./storage.ts";
-export { type RaftTestHooks, resetTestHooks, testHooks } from "./test-hooks.ts";
 export {
   CAMPAIGN_TRANSFER_CONTEXT,
   type ConfChange,

@@ -10,7 +10,6 @@ import { RaftLog } from "./raft-log.ts";
 import { ReadIndexQueue } from "./read-only.ts";
 import type { ProgressStatus, Status } from "./status.ts";
 import { SnapshotTemporarilyUnavailableError, type Storage } from "./storage.ts";
-import { testHooks } from "./test-hooks.ts";
 import {
   CAMPAIGN_TRANSFER_CONTEXT,
   type ConfChange,
@@ -105,6 +104,9 @@ export class RaftCore {
 
   private readonly config: ResolvedRaftConfig;
   private readonly logger: RaftLogger | undefined;
+  private readonly commitsPreviousTermByCounting: boolean;
+  private readonly grantsSecondVoteInTerm: boolean;
+  private readonly answersBeforePersist: boolean;
   private electionElapsed = 0;
   /**
    * Ticks left during which a restarted node refuses votes as if it had just heard from a leader. Before
@@ -140,6 +142,9 @@ export class RaftCore {
     this.config = resolveRaftConfig(config);
     this.id = this.config.id;
     this.logger = this.config.logger;
+    this.commitsPreviousTermByCounting = this.config.injectedBugs.has("commitPreviousTermByCounting");
+    this.grantsSecondVoteInTerm = this.config.injectedBugs.has("grantSecondVoteInTerm");
+    this.answersBeforePersist = this.config.injectedBugs.has("answerBeforePersist");
     this.raftLog = new RaftLog(this.id, storage, this.config.maxCommittedBytesPerReady);
     this.tracker = new ProgressTracker(this.config.maxInflightMessages, this.config.maxInflightBytes);
     this.readIndexQueue = new ReadIndexQueue(this.config.maxPendingReadIndexRequests);
@@ -235,7 +240,7 @@ export class RaftCore {
       rejectHint: outgoing.rejectHint ?? 0,
       context: outgoing.context,
     };
-    if (this.role === Role.Leader || (testHooks.answerBeforePersist && isResponseMessage(type))) {
+    if (this.role === Role.Leader || (this.answersBeforePersist && isResponseMessage(type))) {
       this.messages.push(message);
     } else {
       this.persistedMessages.push(message);
@@ -348,7 +353,7 @@ export class RaftCore {
       this.vote === message.from ||
       (this.vote === NONE && this.leaderId === NONE) ||
       (isPreVote && message.term > this.term) ||
-      (testHooks.grantSecondVoteInTerm && !isPreVote);
+      (this.grantsSecondVoteInTerm && !isPreVote);
     // Learners answer too: a learner promoted by an entry it has not seen yet may be needed for a quorum.
     if (canVote && this.raftLog.isUpToDate(message.index, message.logTerm)) {
       this.log("granted vote", { to: message.from, type: messageTypeName(message.type), term: message.term });
@@ -859,7 +864,7 @@ export class RaftCore {
 
   private maybeCommit(): boolean {
     const index = this.tracker.committedIndex();
-    return this.raftLog.maybeCommit(index, this.term, testHooks.commitPreviousTermByCounting);
+    return this.raftLog.maybeCommit(index, this.term, this.commitsPreviousTermByCounting);
   }
 
   private handleAppendResponse(message: Message, progress: Progress): void {

@@ -1,6 +1,7 @@
 import { decodeConfChange } from "../conf-change.ts";
 import type { RaftConfig } from "../config.ts";
 import { describeConfState, describeEntry, describeMessage, describeReady, roleName } from "../describe.ts";
+import type { InjectedBug } from "../injected-bug.ts";
 import { MemoryStorage } from "../memory-storage.ts";
 import { RawNode } from "../raw-node.ts";
 import type { Ready } from "../ready.ts";
@@ -23,6 +24,7 @@ export interface ScenarioNodeOptions {
   readonly maxSizePerMessageBytes: number;
   readonly maxInflightMessages: number;
   readonly leaseTicks: number | undefined;
+  readonly injectedBugs: readonly InjectedBug[];
 }
 
 export const DEFAULT_SCENARIO_NODE_OPTIONS: ScenarioNodeOptions = {
@@ -34,6 +36,7 @@ export const DEFAULT_SCENARIO_NODE_OPTIONS: ScenarioNodeOptions = {
   maxSizePerMessageBytes: Number.MAX_SAFE_INTEGER,
   maxInflightMessages: 256,
   leaseTicks: undefined,
+  injectedBugs: [],
 };
 
 /**
@@ -133,6 +136,7 @@ export class ScenarioEnvironment {
       maxSizePerMessageBytes: options.maxSizePerMessageBytes,
       maxInflightMessages: options.maxInflightMessages,
       appliedIndex,
+      injectedBugs: options.injectedBugs,
       random: { intBelow: (bound) => Math.min(this.electionJitter.get(id) ?? 0, bound - 1) },
       logger: (event, fields) => {
         if (!this.logEnabled) return;

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, it } from "node:test";
-import { resetTestHooks } from "../test-hooks.ts";
+import { describe, it } from "node:test";
 import { parseDataDriven, renderDataDriven } from "./data-driven.ts";
 import { runScenarioCommand } from "./scenario-commands.ts";
 import { ScenarioEnvironment } from "./scenario-environment.ts";
@@ -12,8 +11,6 @@ const TESTDATA = join(import.meta.dirname, "..", "..", "testdata");
 const REWRITE = process.env.REWRITE === "1";
 
 describe("raft scenarios", () => {
-  afterEach(() => resetTestHooks());
-
   for (const fileName of readdirSync(TESTDATA)
     .filter((name) => name.endsWith(".txt"))
     .sort()) {

@@ -1,6 +1,7 @@
-import { type RaftTestHooks, testHooks } from "../test-hooks.ts";
+import type { InjectedBug } from "../injected-bug.ts";
 import { type ConfChange, ConfChangeType, type NodeId } from "../types.ts";
 import type { CommandArgument, DataDrivenCase } from "./data-driven.ts";
+import { INJECTED_BUGS, isInjectedBug } from "./injected-bugs.ts";
 import {
   DEFAULT_SCENARIO_NODE_OPTIONS,
   type ScenarioEnvironment,
@@ -12,7 +13,7 @@ import {
  *   log-level none|info                    show the nodes' log events (INFO lines) or not
  *   add-nodes <n> [voters=(..)] [learners=(..)] [index=<i>] [pre-vote=bool] [check-quorum=bool]
  *             [lease-read=bool] [election=<ticks>] [heartbeat=<ticks>] [lease=<ticks>]
- *             [max-size-per-msg=<bytes>] [max-inflight=<n>]
+ *             [max-size-per-msg=<bytes>] [max-inflight=<n>] [bugs=(<injected bug>,..)]
  *                                          add nodes, bootstrapped from a snapshot at <i> when given
  *   set-election-jitter <id> <ticks>       pin the random part of a node's election timeout
  *   campaign <id> | propose <id> <data> | propose-conf-change <id> v<n>|l<n>|r<n>
@@ -25,7 +26,6 @@ import {
  *   compact <id> <index>                   snapshot the state machine and discard the log up to index
  *   restart <id>                           lose volatile state; come back from storage
  *   status <id> | raft-state | raft-log <id> | applied [<id>...]
- *   set-hook <name>=true|false             switch a test hook (reset after every file)
  */
 
 export class ScenarioCommandError extends Error {
@@ -91,6 +91,12 @@ class Arguments {
   }
 }
 
+function injectedBugs(args: Arguments): InjectedBug[] {
+  return (args.get("bugs") ?? []).map((name) =>
+    isInjectedBug(name) ? name : args.fail(`unknown bug ${name} (one of ${INJECTED_BUGS.join(", ")})`),
+  );
+}
+
 function nodeOptions(args: Arguments): ScenarioNodeOptions {
   const defaults = DEFAULT_SCENARIO_NODE_OPTIONS;
   return {
@@ -102,6 +108,7 @@ function nodeOptions(args: Arguments): ScenarioNodeOptions {
     maxSizePerMessageBytes: args.number("max-size-per-msg") ?? defaults.maxSizePerMessageBytes,
     maxInflightMessages: args.number("max-inflight") ?? defaults.maxInflightMessages,
     leaseTicks: args.number("lease") ?? defaults.leaseTicks,
+    injectedBugs: injectedBugs(args),
   };
 }
 
@@ -128,12 +135,6 @@ function reportError(env: ScenarioEnvironment, action: () => void): void {
 function tick(env: ScenarioEnvironment, id: NodeId, count: number): void {
   for (let i = 0; i < count; i++) env.node(id).raw.tick();
 }
-
-const HOOK_NAMES: readonly (keyof RaftTestHooks)[] = [
-  "commitPreviousTermByCounting",
-  "grantSecondVoteInTerm",
-  "answerBeforePersist",
-];
 
 const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   "log-level": (env, args) => {
@@ -224,13 +225,6 @@ const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   applied: (env, args) => {
     const ids = args.numbers();
     for (const id of ids.length > 0 ? ids : [...env.nodes.keys()]) env.print(env.describeApplied(id));
-  },
-  "set-hook": (env, args) => {
-    for (const arg of args.list) {
-      const name = HOOK_NAMES.find((hook) => hook === arg.key) ?? args.fail(`unknown hook ${arg.key}`);
-      testHooks[name] = arg.values[0] === "true";
-    }
-    env.print("ok");
   },
 };
 
