@@ -18,6 +18,7 @@ export {
 } from "./config-schema.ts";
 export { parseDurationMs, parseSizeBytes } from "./config-values.ts";
 export { type HttpListener, startHttpListener } from "./http-listener.ts";
+export { InvariantError } from "./invariant-error.ts";
 export { type Random, SeededRandom, systemRandom } from "./random.ts";
 export {
   type Closer,

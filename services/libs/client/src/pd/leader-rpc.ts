@@ -4,7 +4,7 @@
  * of attempts. pd header errors other than NOT_LEADER are final and surface as typed errors.
  */
 import { pdpb } from "#proto";
-import { type Clock, type Random, sleep, type Timers } from "#runtime";
+import { type Clock, InvariantError, type Random, sleep, type Timers } from "#runtime";
 import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
@@ -94,6 +94,7 @@ export class LeaderRpc {
         invoke: invoke(this.options.channels.get(address), header),
       });
     } catch (error) {
+      if (error instanceof InvariantError) throw error;
       this.throwIfClosed(operation);
       if (!isRetryableTransportError(error)) {
         throw new PdServerError({

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
-import type { Clock, TimerHandle, Timers } from "#runtime";
+import { type Clock, InvariantError, type TimerHandle, type Timers } from "#runtime";
 import { toGrpcAddress } from "./endpoint-address.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import {
@@ -130,6 +130,7 @@ export class MemberDiscovery {
         if (leader !== undefined) return leader;
         lastCause = new Error(`${address} knows no pd leader yet`);
       } catch (error) {
+        if (error instanceof InvariantError) throw error;
         lastCause = error;
       }
     }

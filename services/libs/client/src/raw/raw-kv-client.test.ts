@@ -2,13 +2,22 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { createRegistry, MetricFactory } from "#observability";
 import { errorpb } from "#proto";
-import { SeededRandom, sleep, systemClock, systemTimers, type TimerHandle, type Timers } from "#runtime";
+import {
+  InvariantError,
+  SeededRandom,
+  sleep,
+  systemClock,
+  systemTimers,
+  type TimerHandle,
+  type Timers,
+} from "#runtime";
 import { BackoffBudgetExceededError } from "../backoff/backoff-budget-exceeded-error.ts";
 import { RegionCache } from "../region-cache/region-cache.ts";
 import { RegionRequestError } from "../rpc/region-errors.ts";
 import type { RegionCommandCase } from "../rpc/region-request-sender.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { UnknownOutcomeError } from "../rpc/rpc-errors.ts";
+import { StoreConnection } from "../rpc/store-connection.ts";
 import { NO_ANSWER, type TestCommandHandler } from "../rpc/test-batch-server.ts";
 import { RawKvClient } from "./raw-kv-client.ts";
 import type { RawKvSettings } from "./raw-kv-client-options.ts";
@@ -306,6 +315,18 @@ describe("RawKvClient", () => {
       assert.equal(cause.error.kind, "notLeader");
     }
     assert.match(error.message, /notLeader for region \d+ from store 1/);
+  });
+
+  it("a bug below the retry layers fails the call with it: it is never retried on another peer", async (t) => {
+    const harness = await start(LETTER_SPLITS);
+    const send = t.mock.method(StoreConnection.prototype, "send", () => {
+      throw new InvariantError("injected by the test");
+    });
+    await assert.rejects(harness.client.put(key("k1"), key("v")), InvariantError);
+    await assert.rejects(harness.client.get(key("k1")), InvariantError);
+    assert.equal(send.mock.callCount(), 2);
+    assert.equal(harness.cluster.received.length, 0);
+    assert.equal(await harness.totalBackoffs(), 0);
   });
 
   it("sends a batch's regions in parallel, never more at once than the bound", async () => {

@@ -10,7 +10,7 @@
 import { compareBytes } from "#codec";
 import type { Logger } from "#observability";
 import { kvrpcpb, metapb } from "#proto";
-import type { Clock, Random } from "#runtime";
+import { type Clock, InvariantError, type Random } from "#runtime";
 import { BackoffKinds } from "../backoff/backoff-kind.ts";
 import type { Backoffer } from "../backoff/backoffer.ts";
 import type { PdClient, PdRegion } from "../pd/pd-client.ts";
@@ -431,6 +431,7 @@ export class RegionCache {
       if (address === undefined) this.remove(entry, `store ${storeId} is gone`);
       return address;
     } catch (error) {
+      if (error instanceof InvariantError) throw error;
       this.logger?.warn({ storeId: String(storeId), err: error }, "cannot resolve store address");
       return undefined;
     }

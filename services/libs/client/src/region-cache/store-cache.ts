@@ -6,6 +6,7 @@
  */
 import type { Logger } from "#observability";
 import { metapb } from "#proto";
+import { InvariantError } from "#runtime";
 import type { PdClient } from "../pd/pd-client.ts";
 import { SingleFlight } from "./single-flight.ts";
 
@@ -42,7 +43,7 @@ export class StoreCache {
     try {
       await this.resolves.run(String(storeId), () => this.askPd(storeId, entry));
     } catch (error) {
-      if (entry.address === undefined) throw error;
+      if (entry.address === undefined || error instanceof InvariantError) throw error;
       this.logger?.warn(
         { storeId: String(storeId), err: error },
         "store re-resolve failed; using old address",

@@ -12,6 +12,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { tikvpb } from "#proto";
+import { InvariantError } from "#runtime";
 import type { PendingRequest, PendingRequestOwner } from "./pending-request.ts";
 import { StoreUnavailableError } from "./rpc-errors.ts";
 
@@ -64,7 +65,7 @@ export class BatchStream implements PendingRequestOwner {
   }
 
   send(batch: readonly PendingRequest[]): void {
-    if (!this.open) throw new Error(`BUG: send on a closed BatchCommands stream to ${this.address}`);
+    if (!this.open) throw new InvariantError(`send on a closed BatchCommands stream to ${this.address}`);
     const requestIds: bigint[] = [];
     const requests: tikvpb.BatchCommandsRequest_Request[] = [];
     for (const pending of batch) {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "#observability";
 import type { tikvpb } from "#proto";
+import { InvariantError } from "#runtime";
 import { PendingRequest, type PendingRequestOwner } from "./pending-request.ts";
 import type { ResolvedRpcClientOptions } from "./rpc-client-options.ts";
 import { RpcQueueFullError, StoreUnavailableError } from "./rpc-errors.ts";
@@ -119,13 +120,17 @@ export class StoreConnectionPool implements PendingRequestOwner, StoreConnection
     try {
       connection.send(batch);
     } catch (error) {
-      // gRPC refuses to open a channel to an address it cannot parse; fail the batch rather than the loop.
-      const failure = new StoreUnavailableError({
-        address: this.address,
-        reason: "cannot open a stream",
-        cause: error,
-        neverSent: true,
-      });
+      // gRPC refuses to open a channel to an address it cannot parse: the store is unusable, another peer
+      // may serve. A bug is not a store failure: its requests fail with it, so nobody retries around it.
+      const failure =
+        error instanceof InvariantError
+          ? error
+          : new StoreUnavailableError({
+              address: this.address,
+              reason: "cannot open a stream",
+              cause: error,
+              neverSent: true,
+            });
       for (const pending of batch) pending.reject(failure);
     }
   }

@@ -12,7 +12,7 @@
  * before writing, and events from a stream that is no longer current are ignored.
  */
 import type { Logger } from "#observability";
-import type { TimerHandle } from "#runtime";
+import { InvariantError, type TimerHandle } from "#runtime";
 import { ReconnectBackoff } from "../backoff/reconnect-backoff.ts";
 import { BatchStream, type BatchStreamListener } from "./batch-stream.ts";
 import type { PendingRequest } from "./pending-request.ts";
@@ -63,7 +63,7 @@ export class StoreConnection implements BatchStreamListener {
   /** Sends on the live stream, opening one first if needed. The batch must fit in `capacity`. */
   send(batch: readonly PendingRequest[]): void {
     if (batch.length > this.capacity) {
-      throw new Error(`BUG: batch of ${batch.length} exceeds connection capacity ${this.capacity}`);
+      throw new InvariantError(`batch of ${batch.length} exceeds connection capacity ${this.capacity}`);
     }
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
@@ -104,7 +104,7 @@ export class StoreConnection implements BatchStreamListener {
   private connectedStream(): BatchStream {
     if (this.state.kind === "connected") return this.state.stream;
     if (this.state.kind === "resting")
-      throw new Error(`BUG: send on a resting connection to ${this.address}`);
+      throw new InvariantError(`send on a resting connection to ${this.address}`);
     const stream = new BatchStream(this.address, this.options.maxMessageBytes, this);
     this.state = { kind: "connected", stream };
     this.metrics?.countStream("opened");
