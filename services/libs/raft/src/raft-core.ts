@@ -1211,10 +1211,6 @@ export class RaftCore {
         });
       }
     }
-    const leaseRemainingTicks =
-      this.role === Role.Leader && this.leaseValid()
-        ? this.heartbeatRounds.leaseRemaining(this.leaderTicks, this.config.leaseTicks)
-        : 0;
     return {
       id: this.id,
       hardState: this.hardState(),
@@ -1224,7 +1220,13 @@ export class RaftCore {
       confState: this.tracker.confState(),
       progress,
       leadTransferee: this.leadTransferee,
-      leaseRemainingTicks,
+      leaseRemainingTicks: this.leaseRemainingTicks(),
     };
+  }
+
+  leaseRemainingTicks(): number {
+    return this.role === Role.Leader && this.leaseValid()
+      ? this.heartbeatRounds.leaseRemaining(this.leaderTicks, this.config.leaseTicks)
+      : 0;
   }
 }

@@ -311,6 +311,36 @@ describe("RawNode", () => {
     assert.throws(() => node.propose(new Uint8Array(8)), ProposalDroppedError);
   });
 
+  it("reports the lease left as status() does, from the acknowledged heartbeat round to expiry", () => {
+    const storage = bootstrappedStorage();
+    const node = new RawNode(config(1, { checkQuorum: true, leaseRead: true }), storage);
+    const leaseLeft = (): number => {
+      assert.equal(node.leaseRemainingTicks(), node.status().leaseRemainingTicks);
+      return node.leaseRemainingTicks();
+    };
+    assert.equal(leaseLeft(), 0, "a follower holds no lease");
+    node.campaign();
+    handleSynchronously(node, storage);
+    const term = node.status().hardState.term;
+    node.step(message({ type: MessageType.RequestVoteResponse, from: 2, to: 1, term }));
+    handleSynchronously(node, storage);
+    assert.equal(node.status().softState.role, Role.Leader);
+    assert.equal(leaseLeft(), 0, "no heartbeat round acknowledged yet");
+    node.tick();
+    node.tick();
+    const heartbeat = handleSynchronously(node, storage).messages.find(
+      (sent) => sent.type === MessageType.Heartbeat && sent.to === 2,
+    );
+    assert.ok(heartbeat !== undefined, "a heartbeat round after heartbeatTicks");
+    node.step(message({ type: MessageType.HeartbeatResponse, from: 2, to: 1, term, index: heartbeat.index }));
+    // The lease runs leaseTicks (electionTicks - 2 = 8) from the tick the acknowledged round was sent.
+    assert.equal(leaseLeft(), 8);
+    for (let tick = 0; tick < 3; tick++) node.tick();
+    assert.equal(leaseLeft(), 5);
+    for (let tick = 0; tick < 5; tick++) node.tick();
+    assert.equal(leaseLeft(), 0, "expired");
+  });
+
   it("bounds append messages by bytes and by the inflight window", () => {
     const storage = bootstrappedStorage({ voters: [1, 2], learners: [] });
     const node = new RawNode(config(1, { maxSizePerMessageBytes: 40, maxInflightMessages: 3 }), storage);

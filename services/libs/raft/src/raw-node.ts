@@ -338,6 +338,14 @@ export class RawNode {
     return this.core.status();
   }
 
+  /**
+   * `status().leaseRemainingTicks` without building the status (which copies every member's progress):
+   * the store asks on every lease read. Ticks of lease left on a leader with lease reads, else 0.
+   */
+  leaseRemainingTicks(): number {
+    return this.core.leaseRemainingTicks();
+  }
+
   /** The current leader as this node knows it (NONE when unknown). */
   get leaderId(): NodeId {
     return this.core.leaderId;
