@@ -25,7 +25,7 @@ import {
 } from "#observability";
 import type { RunningPd } from "../../../services/pd/src/server/pd-server.ts";
 import type { RunningStore } from "../../../services/tikv-store/src/server/store-server.ts";
-import type { RawTestClient } from "../../../services/tikv-store/src/server/test-raw-client.ts";
+import type { RawRpcClient } from "../../../services/tikv-store/src/testing/raw-rpc-client.ts";
 
 type LogLine = Record<string, unknown>;
 
@@ -57,7 +57,7 @@ describe("observability of pd and a store", () => {
   let tracing: RunningTracing;
   let pd: RunningPd | undefined;
   let store: RunningStore | undefined;
-  let client: RawTestClient | undefined;
+  let client: RawRpcClient | undefined;
   let closePdClient: (() => Promise<void>) | undefined;
 
   before(async () => {
@@ -71,7 +71,7 @@ describe("observability of pd and a store", () => {
     const { startStore, storeOptionsWithDefaults } = await import(
       "../../../services/tikv-store/src/server/store-server.ts"
     );
-    const { RawTestClient } = await import("../../../services/tikv-store/src/server/test-raw-client.ts");
+    const { RawRpcClient } = await import("../../../services/tikv-store/src/testing/raw-rpc-client.ts");
     const { PdClient } = await import("#client");
     pd = await startPd(
       pdOptionsWithDefaults({
@@ -96,7 +96,7 @@ describe("observability of pd and a store", () => {
     );
     const pdClient = await PdClient.connect({ endpoints: [pd.clientUrl] });
     closePdClient = () => pdClient.close();
-    client = new RawTestClient(pdClient);
+    client = new RawRpcClient(pdClient);
     await client.waitForReplicas(new Uint8Array(), 1);
   });
 

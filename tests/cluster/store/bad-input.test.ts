@@ -13,9 +13,9 @@ import { status } from "@grpc/grpc-js";
 import { eraftpb, kvrpcpb, metapb, raft_serverpb, type tikvpb } from "#proto";
 import { sleep } from "#runtime";
 import type { GrpcRaftTransport } from "../../../services/tikv-store/src/server/raft-transport.ts";
+import { contextFor, grpcCall, StoreClients } from "../../../services/tikv-store/src/testing/raw-rpc.ts";
 import { bytes, type RegionLeader, StoreCluster, text } from "./cluster.ts";
 import { checkReplicasConverge, engineGet, waitEngineValue, waitPeerGone } from "./cluster-checks.ts";
-import { contextFor, grpcCall, StoreClients } from "./raw-rpc.ts";
 
 const LIMITS = {
   maxKeyBytes: 64,

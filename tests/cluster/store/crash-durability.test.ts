@@ -19,11 +19,11 @@ import { PdClient, RawKvClient } from "#client";
 import { metapb } from "#proto";
 import { type Random, SeededRandom, sleep } from "#runtime";
 import { resolveSeed } from "#sim";
-import { type StoreProcess, spawnStore } from "../../../services/tikv-store/src/server/test-store-process.ts";
+import { StoreClients, scanRegion } from "../../../services/tikv-store/src/testing/raw-rpc.ts";
+import { type StoreProcess, spawnStore } from "../../../services/tikv-store/src/testing/store-process.ts";
 import { type PdProcess, spawnPd } from "../pd/pd-process.ts";
 import { AppendWorkload } from "./append-workload.ts";
 import { inspectEngines } from "./engine-consistency.ts";
-import { StoreClients, scanRegion } from "./raw-rpc.ts";
 
 const STORES = 3;
 const KILLS = 4;

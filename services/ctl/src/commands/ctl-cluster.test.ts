@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { TestCluster } from "../../../tikv-store/src/server/test-cluster.ts";
+import { TestCluster } from "../../../tikv-store/src/testing/server-cluster.ts";
 import { runCtl } from "../ctl.ts";
 
 interface Run {

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runWriterUntilKilled } from "#rocksdb/kill-test-harness";
+import { bytes, text } from "../testing/bytes.ts";
+import { temporaryDirectory } from "../testing/temporary-directory.ts";
 import { KvEngine, rawGet, readApplyState } from "./kv-engine.ts";
 import { RaftEngine } from "./raft-engine.ts";
 import { RaftLogStore } from "./raft-log-store.ts";
-import { asText, temporaryDirectory, text } from "./test-support.ts";
 
 const root = temporaryDirectory("engine-durability");
 const ACKNOWLEDGEMENTS_BEFORE_KILL = 25;
@@ -14,7 +15,7 @@ describe("engine durability", () => {
   it("keeps every acknowledged raft append and apply, consistent with each other, after SIGKILL", async () => {
     const directory = join(root, "killed-store");
     const acknowledged = await runWriterUntilKilled({
-      writer: new URL("./testdata/engine-writer.ts", import.meta.url),
+      writer: new URL("../testing/engine-writer-process.ts", import.meta.url),
       directory,
       acknowledgementsBeforeKill: ACKNOWLEDGEMENTS_BEFORE_KILL,
     });
@@ -37,8 +38,8 @@ describe("engine durability", () => {
     // Applied entries are always in the synced log, and the data they wrote is there with them.
     assert.ok(applied <= raftState.lastIndex);
     for (let index = 1; index <= applied; index++) {
-      assert.equal(asText(await rawGet(kvEngine.db, text(`key-${index}`))), `value-${index}`);
+      assert.equal(text(await rawGet(kvEngine.db, bytes(`key-${index}`))), `value-${index}`);
     }
-    assert.equal(await rawGet(kvEngine.db, text(`key-${applied + 1}`)), undefined);
+    assert.equal(await rawGet(kvEngine.db, bytes(`key-${applied + 1}`)), undefined);
   });
 });

@@ -4,6 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { encodeBytes } from "#codec";
 import { raft_serverpb } from "#proto";
 import { WriteBatch } from "#rocksdb";
+import { bytes, text } from "../testing/bytes.ts";
+import { testRegion } from "../testing/region-fixture.ts";
+import { temporaryDirectory } from "../testing/temporary-directory.ts";
 import { applyStateKey, rawDataKey, regionStateKey, txnDataKey } from "./keys.ts";
 import {
   CF_DEFAULT,
@@ -27,7 +30,6 @@ import {
   readRegionState,
   StoreIdentMismatchError,
 } from "./kv-engine.ts";
-import { asText, temporaryDirectory, testRegion, text } from "./test-support.ts";
 
 const root = temporaryDirectory("kv-engine");
 let directoryCount = 0;
@@ -44,7 +46,7 @@ const jsonOf = (state: raft_serverpb.RegionLocalState | undefined) =>
 const txnKey = (userKey: string, ts: number): Uint8Array => {
   const suffix = Buffer.alloc(8);
   suffix.writeBigUInt64BE(BigInt(ts));
-  return txnDataKey(Uint8Array.from([...encodeBytes(text(userKey)), ...suffix]));
+  return txnDataKey(Uint8Array.from([...encodeBytes(bytes(userKey)), ...suffix]));
 };
 
 describe("KvEngine meta", () => {
@@ -116,31 +118,31 @@ describe("KvEngine raw data", () => {
   before(async () => {
     engine = await KvEngine.open(join(root, "raw-data"));
     const batch = new WriteBatch();
-    for (const key of ["a", "b", "c", "d", "e"]) rawPut(batch, text(key), text(`value-${key}`));
+    for (const key of ["a", "b", "c", "d", "e"]) rawPut(batch, bytes(key), bytes(`value-${key}`));
     // Transactional keys share CF default but must never show up in raw reads.
-    batch.put(CF_DEFAULT, txnKey("b", 1), text("txn"));
+    batch.put(CF_DEFAULT, txnKey("b", 1), bytes("txn"));
     await engine.write(batch, { sync: false });
   });
 
   it("gets single and many keys, from the engine and from a snapshot", async () => {
-    assert.equal(asText(await rawGet(engine.db, text("c"))), "value-c");
-    assert.equal(await rawGet(engine.db, text("zz")), undefined);
+    assert.equal(text(await rawGet(engine.db, bytes("c"))), "value-c");
+    assert.equal(await rawGet(engine.db, bytes("zz")), undefined);
     const snapshot = engine.snapshot();
     after(() => snapshot.release());
-    await engine.write(new WriteBatch().delete(CF_DEFAULT, rawDataKey(text("c"))), { sync: false });
-    assert.equal(asText(await rawGet(snapshot, text("c"))), "value-c");
-    assert.equal(await rawGet(engine.db, text("c")), undefined);
-    const values = await rawBatchGet(snapshot, [text("a"), text("x"), text("c")]);
-    assert.deepEqual(values.map(asText), ["value-a", undefined, "value-c"]);
+    await engine.write(new WriteBatch().delete(CF_DEFAULT, rawDataKey(bytes("c"))), { sync: false });
+    assert.equal(text(await rawGet(snapshot, bytes("c"))), "value-c");
+    assert.equal(await rawGet(engine.db, bytes("c")), undefined);
+    const values = await rawBatchGet(snapshot, [bytes("a"), bytes("x"), bytes("c")]);
+    assert.deepEqual(values.map(text), ["value-a", undefined, "value-c"]);
     const restore = new WriteBatch();
-    rawPut(restore, text("c"), text("value-c"));
+    rawPut(restore, bytes("c"), bytes("value-c"));
     await engine.write(restore, { sync: false });
   });
 
   it("scans [start, end) forward and reverse with limits, key-only, and unbounded ends", async () => {
-    const keysOf = (pairs: ReadonlyArray<{ key: Uint8Array }>) => pairs.map((pair) => asText(pair.key));
+    const keysOf = (pairs: ReadonlyArray<{ key: Uint8Array }>) => pairs.map((pair) => text(pair.key));
     const scan = (startKey: string, endKey: string, limit: number, reverse = false) =>
-      rawScan(engine.db, { startKey: text(startKey), endKey: text(endKey), limit, reverse });
+      rawScan(engine.db, { startKey: bytes(startKey), endKey: bytes(endKey), limit, reverse });
     assert.deepEqual(keysOf(await scan("b", "d", 10)), ["b", "c"]);
     assert.deepEqual(keysOf(await scan("b", "d", 10, true)), ["c", "b"]);
     assert.deepEqual(keysOf(await scan("", "", 3)), ["a", "b", "c"]);
@@ -148,7 +150,7 @@ describe("KvEngine raw data", () => {
     assert.deepEqual(keysOf(await scan("c", "", 10)), ["c", "d", "e"]);
     assert.deepEqual(await scan("a", "e", 0), []);
     const withValues = await scan("a", "b", 5);
-    assert.equal(asText(withValues[0]!.value), "value-a");
+    assert.equal(text(withValues[0]!.value), "value-a");
     const keyOnly = await rawScan(engine.db, { startKey: empty, endKey: empty, limit: 5, keyOnly: true });
     assert.equal(keyOnly.length, 5);
     assert.ok(keyOnly.every((pair) => pair.value.length === 0));
@@ -157,13 +159,13 @@ describe("KvEngine raw data", () => {
   it("deletes single keys and ranges", async () => {
     const scratch = await openFresh();
     const batch = new WriteBatch();
-    for (const key of ["a", "b", "c", "d"]) rawPut(batch, text(key), text(key));
-    rawDelete(batch, text("a"));
-    rawDeleteRange(batch, text("c"), empty);
+    for (const key of ["a", "b", "c", "d"]) rawPut(batch, bytes(key), bytes(key));
+    rawDelete(batch, bytes("a"));
+    rawDeleteRange(batch, bytes("c"), empty);
     await scratch.write(batch, { sync: false });
     const left = await rawScan(scratch.db, { startKey: empty, endKey: empty, limit: 10 });
     assert.deepEqual(
-      left.map((pair) => asText(pair.key)),
+      left.map((pair) => text(pair.key)),
       ["b"],
     );
   });
@@ -177,9 +179,9 @@ describe("clearRange", () => {
     const right = testRegion(3n, "f", "");
     const batch = new WriteBatch();
     for (const key of ["a", "b", "c", "d", "e", "f", "g"]) {
-      rawPut(batch, text(key), text(key));
-      batch.put(CF_WRITE, txnKey(key, 5), text(key));
-      batch.put(CF_LOCK, txnKey(key, 0), text(key));
+      rawPut(batch, bytes(key), bytes(key));
+      batch.put(CF_WRITE, txnKey(key, 5), bytes(key));
+      batch.put(CF_LOCK, txnKey(key, 0), bytes(key));
     }
     for (const region of [left, middle, right]) {
       putRegionState(batch, region.id, { state: raft_serverpb.PeerState.NORMAL, region });
@@ -192,7 +194,7 @@ describe("clearRange", () => {
 
     const raw = await rawScan(engine.db, { startKey: empty, endKey: empty, limit: 100 });
     assert.deepEqual(
-      raw.map((pair) => asText(pair.key)),
+      raw.map((pair) => text(pair.key)),
       ["a", "b", "f", "g"],
     );
     for (const columnFamily of [CF_WRITE, CF_LOCK]) {
@@ -205,7 +207,7 @@ describe("clearRange", () => {
     await engine.write(clearUnbounded, { sync: false });
     const afterRight = await rawScan(engine.db, { startKey: empty, endKey: empty, limit: 100 });
     assert.deepEqual(
-      afterRight.map((pair) => asText(pair.key)),
+      afterRight.map((pair) => text(pair.key)),
       ["a", "b"],
     );
     assert.equal((await engine.db.scan(CF_WRITE, { limit: 100 })).length, 2);
@@ -216,8 +218,8 @@ describe("measureRegion", () => {
   it("counts keys and bytes of the region only and proposes split keys per threshold", async () => {
     const engine = await openFresh();
     const batch = new WriteBatch();
-    for (let index = 0; index < 10; index++) rawPut(batch, text(`k${index}`), new Uint8Array(8));
-    rawPut(batch, text("z-outside"), new Uint8Array(8));
+    for (let index = 0; index < 10; index++) rawPut(batch, bytes(`k${index}`), new Uint8Array(8));
+    rawPut(batch, bytes("z-outside"), new Uint8Array(8));
     batch.put(CF_WRITE, txnKey("k5", 1), new Uint8Array(8));
     await engine.write(batch, { sync: false });
     const region = testRegion(1n, "k", "l");
@@ -225,14 +227,14 @@ describe("measureRegion", () => {
 
     const estimate = await measureRegion(engine.db, region, options);
     assert.equal(estimate.keys, 11);
-    const rawBytes = 10 * (rawDataKey(text("k0")).length + 8);
+    const rawBytes = 10 * (rawDataKey(bytes("k0")).length + 8);
     assert.equal(estimate.sizeBytes, rawBytes + txnKey("k5", 1).length + 8);
-    assert.deepEqual(estimate.splitKeys.map(asText), ["k4", "k8"]);
+    assert.deepEqual(estimate.splitKeys.map(text), ["k4", "k8"]);
     assert.equal(estimate.truncated, false);
 
     const bySize = await measureRegion(engine.db, region, { ...options, splitKeys: 100, splitSizeBytes: 36 });
     // Each raw pair is 4 + 8 = 12 bytes: three fit in 36, the fourth starts the next part.
-    assert.deepEqual(bySize.splitKeys.map(asText), ["k3", "k6", "k9"]);
+    assert.deepEqual(bySize.splitKeys.map(text), ["k3", "k6", "k9"]);
 
     const bounded = await measureRegion(engine.db, region, { ...options, maxKeys: 3, maxSplitKeys: 1 });
     assert.equal(bounded.keys, 3);

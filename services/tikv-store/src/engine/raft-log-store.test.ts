@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type Entry, EntryType, entrySizeBytes } from "#raft";
 import { WriteBatch } from "#rocksdb";
+import { temporaryDirectory } from "../testing/temporary-directory.ts";
 import { RaftEngine } from "./raft-engine.ts";
 import { RaftLogGapError, RaftLogStore } from "./raft-log-store.ts";
-import { temporaryDirectory } from "./test-support.ts";
 
 const root = temporaryDirectory("raft-log-store");
 let directoryCount = 0;

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb } from "#proto";
 import { type Random, SeededRandom, sleep, systemClock } from "#runtime";
+import { TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { findPeerOnStore, isLearner } from "./region-meta.ts";
-import { TestCluster, text } from "./testing/test-cluster.ts";
 
 const SEED = Number(process.env.SEED ?? 20240611);
 const DURATION_MS = 6_000;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb, raft_serverpb } from "#proto";
+import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 import { InvalidPeerChangeError, UnsafePeerChangeError } from "./store.ts";
-import { FIRST_REGION_ID, TestCluster } from "./testing/test-cluster.ts";
 
 async function assertPeerGone(cluster: TestCluster, storeId: bigint, regionId: bigint): Promise<void> {
   await cluster.waitFor(`store ${storeId} to destroy its peer of region ${regionId}`, () =>

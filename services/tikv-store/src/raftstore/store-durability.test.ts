@@ -13,12 +13,12 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { createLogger } from "#observability";
 import { sleep } from "#runtime";
+import { EngineWriteRecorder, type RecordedWrite } from "../testing/engine-write-recorder.ts";
+import { FakePd } from "../testing/fake-pd.ts";
+import { asText, FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { RegionError } from "./region-errors.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 import { Store } from "./store.ts";
-import { EngineWriteRecorder, type RecordedWrite } from "./testing/engine-write-recorder.ts";
-import { FakePd } from "./testing/fake-pd.ts";
-import { asText, FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "tessera-raftstore-durability-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb } from "#proto";
+import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { RegionError } from "./region-errors.ts";
-import { FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 test("leadership moves to each store in turn and the region keeps serving", async () => {
   const cluster = await TestCluster.start({ storeCount: 3 });

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb, raft_serverpb } from "#proto";
 import { SeededRandom } from "#runtime";
+import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { findPeerOnStore } from "./region-meta.ts";
-import { FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 function raftMessage(fields: {
   regionId: bigint;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FIRST_REGION_ID, TestCluster } from "./testing/test-cluster.ts";
+import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
 
 test("three stores elect a leader, replicate writes and serve linearizable reads", async () => {
   const cluster = await TestCluster.start({ storeCount: 3 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb, metapb } from "#proto";
+import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import {
   MismatchPeerIdError,
   NotLeaderError,
@@ -12,7 +13,6 @@ import {
   StoreNotMatchError,
 } from "./region-errors.ts";
 import { findPeerOnStore } from "./region-meta.ts";
-import { FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 const put = (key: string, value: string) => [{ type: "put" as const, key: text(key), value: text(value) }];
 

@@ -3,8 +3,8 @@ import { test } from "node:test";
 import { eraftpb, metapb, raft_serverpb } from "#proto";
 import { RAW_DATA_PREFIX } from "../engine/keys.ts";
 import { CF_DEFAULT } from "../engine/kv-engine.ts";
+import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
 import { findPeerOnStore } from "./region-meta.ts";
-import { FIRST_REGION_ID, TestCluster } from "./testing/test-cluster.ts";
 
 const LOG_GC = { raftLogGcThreshold: 5, raftLogGcCountLimit: 20, raftLogGcTickMs: 50 };
 

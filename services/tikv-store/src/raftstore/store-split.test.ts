@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { EpochNotMatchError, KeyNotInRegionError, NotLeaderError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
 import { InvalidSplitError } from "./split-checker.ts";
-import { FIRST_REGION_ID, TestCluster, text } from "./testing/test-cluster.ts";
 
 const letters = "abcdefghijklmnopqrstuvwxyz".split("");
 

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb, raft_serverpb } from "#proto";
 import { MessageType } from "#raft";
+import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
 import { messageToWire } from "./raft-message.ts";
 import { findPeerOnStore } from "./region-meta.ts";
-import { FIRST_REGION_ID, TestCluster } from "./testing/test-cluster.ts";
 
 function peerOn(cluster: TestCluster, storeId: bigint): metapb.Peer {
   const peer = findPeerOnStore(cluster.routeRegion(FIRST_REGION_ID).region, storeId);

@@ -9,8 +9,9 @@ import { eraftpb, metapb, pdpb } from "#proto";
 import { Scheduler, VirtualClock } from "#sim";
 import type { PeerChange } from "../raftstore/raft-command.ts";
 import type { RegionHeartbeatInfo } from "../raftstore/store.ts";
+import { silentLogger } from "../testing/silent-observability.ts";
+import { waitFor } from "../testing/wait-for.ts";
 import { PdWorker, type PdWorkerClient, type PdWorkerStore } from "./pd-worker.ts";
-import { silentLogger, waitFor } from "./test-raft-server.ts";
 
 const STORE_ID = 1n;
 const STORE_HEARTBEAT_MS = 10_000;

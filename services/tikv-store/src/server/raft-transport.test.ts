@@ -2,17 +2,16 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { eraftpb, type raft_serverpb } from "#proto";
 import { SeededRandom, systemClock, systemTimers } from "#runtime";
-import { GrpcRaftTransport } from "./raft-transport.ts";
+import { MapStoreResolver } from "../testing/map-store-resolver.ts";
+import { testRaftMessage } from "../testing/raft-message-fixture.ts";
 import {
-  MapStoreResolver,
+  RecordingRaftServer,
   RecordingSnapshotSink,
-  silentLogger,
   TEST_MAX_MESSAGE_BYTES,
-  TestRaftServer,
-  testMetrics,
-  testRaftMessage,
-  waitFor,
-} from "./test-raft-server.ts";
+} from "../testing/recording-raft-server.ts";
+import { silentLogger, testMetrics } from "../testing/silent-observability.ts";
+import { waitFor } from "../testing/wait-for.ts";
+import { GrpcRaftTransport } from "./raft-transport.ts";
 import { delayMatching, dropMatching, partition } from "./transport-filter.ts";
 
 const LOCAL_STORE = 1n;
@@ -29,8 +28,11 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
 
-async function startPeer(storeId = PEER_STORE, sink = new RecordingSnapshotSink(0)): Promise<TestRaftServer> {
-  const server = await TestRaftServer.start(storeId, sink);
+async function startPeer(
+  storeId = PEER_STORE,
+  sink = new RecordingSnapshotSink(0),
+): Promise<RecordingRaftServer> {
+  const server = await RecordingRaftServer.start(storeId, sink);
   cleanups.push(() => server.kill());
   return server;
 }

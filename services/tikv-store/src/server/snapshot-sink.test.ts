@@ -16,10 +16,12 @@ import type { SnapshotData } from "../raftstore/store.ts";
 import { SnapshotEncoder } from "../snapshot/snapshot-codec.ts";
 import { receiveSnapshot } from "../snapshot/snapshot-receiver.ts";
 import { SnapshotStore } from "../snapshot/snapshot-store.ts";
+import { testRaftMessage } from "../testing/raft-message-fixture.ts";
+import { TEST_MAX_MESSAGE_BYTES } from "../testing/recording-raft-server.ts";
+import { waitFor } from "../testing/wait-for.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
 import { createSnapshotHandler, sendSnapshotChunks } from "./snapshot-stream.ts";
-import { TEST_MAX_MESSAGE_BYTES, testRaftMessage, waitFor } from "./test-raft-server.ts";
 
 const REGION = metapb.Region.fromPartial({
   id: 3n,

@@ -2,19 +2,18 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { eraftpb, type raft_serverpb } from "#proto";
 import { SeededRandom, systemClock, systemTimers } from "#runtime";
+import { MapStoreResolver } from "../testing/map-store-resolver.ts";
+import { testRaftMessage } from "../testing/raft-message-fixture.ts";
+import {
+  RecordingRaftServer,
+  RecordingSnapshotSink,
+  TEST_MAX_MESSAGE_BYTES,
+} from "../testing/recording-raft-server.ts";
+import { silentLogger, testMetrics } from "../testing/silent-observability.ts";
+import { waitFor } from "../testing/wait-for.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { GrpcRaftTransport } from "./raft-transport.ts";
 import { SnapshotSendError } from "./snapshot-stream.ts";
-import {
-  MapStoreResolver,
-  RecordingSnapshotSink,
-  silentLogger,
-  TEST_MAX_MESSAGE_BYTES,
-  TestRaftServer,
-  testMetrics,
-  testRaftMessage,
-  waitFor,
-} from "./test-raft-server.ts";
 import { partition } from "./transport-filter.ts";
 
 const PEER_STORE = 2n;
@@ -59,7 +58,7 @@ async function* chunks(
 
 async function setUp(snapshotIdleTimeoutMs?: number) {
   const sink = new RecordingSnapshotSink(CHUNK_BYTES * CHUNK_COUNT);
-  const peer = await TestRaftServer.start(PEER_STORE, sink, 0, snapshotIdleTimeoutMs);
+  const peer = await RecordingRaftServer.start(PEER_STORE, sink, 0, snapshotIdleTimeoutMs);
   cleanups.push(() => peer.kill());
   const resolver = new MapStoreResolver();
   resolver.addresses.set(PEER_STORE, peer.address);

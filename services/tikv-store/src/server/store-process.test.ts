@@ -11,9 +11,9 @@ import { after, before, describe, test } from "node:test";
 import { PdClient } from "#client";
 import type { kvrpcpb } from "#proto";
 import type { RunningPd } from "../../../pd/src/server/pd-server.ts";
-import { startTestPd } from "./test-cluster.ts";
-import { RawTestClient } from "./test-raw-client.ts";
-import { type StoreProcess, spawnStore } from "./test-store-process.ts";
+import { RawRpcClient } from "../testing/raw-rpc-client.ts";
+import { startTestPd } from "../testing/server-cluster.ts";
+import { type StoreProcess, spawnStore } from "../testing/store-process.ts";
 
 const STORE_FLAGS = [
   "--pd.store-heartbeat-interval",
@@ -28,13 +28,13 @@ describe("store processes", () => {
   const root = mkdtempSync(join(tmpdir(), "tessera-store-process-"));
   let pd: RunningPd;
   let pdClient: PdClient;
-  let client: RawTestClient;
+  let client: RawRpcClient;
   const stores: StoreProcess[] = [];
 
   before(async () => {
     pd = await startTestPd(join(root, "pd"));
     pdClient = await PdClient.connect({ endpoints: [pd.clientUrl] });
-    client = new RawTestClient(pdClient);
+    client = new RawRpcClient(pdClient);
     for (let index = 0; index < 3; index++) {
       stores.push(
         await spawnStore({

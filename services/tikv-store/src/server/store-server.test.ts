@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { kvrpcpb } from "#proto";
-import { TestCluster } from "./test-cluster.ts";
+import { TestCluster } from "../testing/server-cluster.ts";
 
 const KEYS = 40;
 const key = (index: number) => Buffer.from(`key-${String(index).padStart(3, "0")}`);

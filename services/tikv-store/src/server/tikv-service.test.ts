@@ -12,6 +12,9 @@ import { kvrpcpb, metapb, tikvpb } from "#proto";
 import { systemClock, systemTimers } from "#runtime";
 import type { RawPair, RawScanOptions } from "../engine/kv-engine.ts";
 import { NotLeaderError } from "../raftstore/region-errors.ts";
+import { RecordingSnapshotSink, TEST_MAX_MESSAGE_BYTES } from "../testing/recording-raft-server.ts";
+import { silentLogger } from "../testing/silent-observability.ts";
+import { waitFor } from "../testing/wait-for.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { RaftReceiver } from "./raft-receiver.ts";
 import { RawKvHandlers } from "./raw-kv-handlers.ts";
@@ -26,7 +29,6 @@ import type {
 } from "./served-store.ts";
 import { createServerMetrics } from "./server-metrics.ts";
 import { createSnapshotHandler } from "./snapshot-stream.ts";
-import { RecordingSnapshotSink, silentLogger, TEST_MAX_MESSAGE_BYTES, waitFor } from "./test-raft-server.ts";
 import { createTikvService } from "./tikv-service.ts";
 import { TransportFilterChain } from "./transport-filter.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { eraftpb } from "#proto";
 import { SeededRandom } from "#runtime";
-import { testRaftMessage } from "./test-raft-server.ts";
+import { testRaftMessage } from "../testing/raft-message-fixture.ts";
 import {
   DELIVER,
   DROP,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { rawDataKey } from "../engine/keys.ts";
-import { testRegion, text } from "../engine/test-support.ts";
+import { bytes } from "../testing/bytes.ts";
+import { testRegion } from "../testing/region-fixture.ts";
 import {
   SnapshotDecoder,
   type SnapshotDecoderOptions,
@@ -46,8 +47,8 @@ const pairArbitrary = fc.record({
 });
 
 const samplePairs: SnapshotKeyValue[] = [
-  { columnFamily: "default", key: rawDataKey(text("c")), value: text("one") },
-  { columnFamily: "write", key: rawDataKey(text("d")), value: new Uint8Array(300).fill(7) },
+  { columnFamily: "default", key: rawDataKey(bytes("c")), value: bytes("one") },
+  { columnFamily: "write", key: rawDataKey(bytes("d")), value: new Uint8Array(300).fill(7) },
 ];
 
 describe("snapshot codec", () => {
@@ -102,13 +103,13 @@ describe("snapshot codec", () => {
       () => decodeAll([whole], { expected: { ...expected, index: 41 } }),
       /expected region 3 index 41 term 6/,
     );
-    const outside = [{ columnFamily: "default" as const, key: rawDataKey(text("z")), value: text("x") }];
+    const outside = [{ columnFamily: "default" as const, key: rawDataKey(bytes("z")), value: bytes("x") }];
     assert.throws(() => decodeAll(encode(outside, 1 << 20)), /7a727a is outside the region's data range/);
   });
 
   it("bounds what it buffers: oversized values and keys are refused from their lengths alone", () => {
     const big = [
-      { columnFamily: "default" as const, key: rawDataKey(text("c")), value: new Uint8Array(2000) },
+      { columnFamily: "default" as const, key: rawDataKey(bytes("c")), value: new Uint8Array(2000) },
     ];
     const chunks = encode(big, 100);
     const decoder = new SnapshotDecoder({ expected, maxValueBytes: 1000 });

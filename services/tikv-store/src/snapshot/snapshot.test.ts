@@ -22,7 +22,9 @@ import {
 } from "../engine/kv-engine.ts";
 import { RaftEngine } from "../engine/raft-engine.ts";
 import { RaftLogStore } from "../engine/raft-log-store.ts";
-import { asText, temporaryDirectory, testRegion, text } from "../engine/test-support.ts";
+import { bytes, text } from "../testing/bytes.ts";
+import { testRegion } from "../testing/region-fixture.ts";
+import { temporaryDirectory } from "../testing/temporary-directory.ts";
 import {
   applySnapshot,
   recoverApplyingSnapshots,
@@ -56,18 +58,18 @@ const REGION = testRegion(5n, "k", "p", [51n, 52n, 53n]);
 const NEIGHBOURS = ["a", "j", "p", "q"];
 const termOf = (index: number) => (index === 30 ? 4 : assert.fail(`unexpected term lookup ${index}`));
 
-const txnKey = (userKey: string): Uint8Array => txnDataKey(encodeBytes(text(userKey)));
+const txnKey = (userKey: string): Uint8Array => txnDataKey(encodeBytes(bytes(userKey)));
 
 /** A leader-side engine: the region's data in every CF, neighbours' data, region meta at applied index 30. */
 async function seedLeader(node: Node, keyCount: number): Promise<void> {
   const batch = new WriteBatch();
   for (let index = 0; index < keyCount; index++) {
-    const userKey = text(`k${String(index).padStart(4, "0")}`);
-    rawPut(batch, userKey, text(`raw-${index}`));
-    batch.put(CF_WRITE, txnDataKey(encodeBytes(userKey)), text(`write-${index}`));
+    const userKey = bytes(`k${String(index).padStart(4, "0")}`);
+    rawPut(batch, userKey, bytes(`raw-${index}`));
+    batch.put(CF_WRITE, txnDataKey(encodeBytes(userKey)), bytes(`write-${index}`));
   }
-  batch.put(CF_LOCK, txnKey("m"), text("lock"));
-  for (const key of NEIGHBOURS) rawPut(batch, text(key), text(`neighbour-${key}`));
+  batch.put(CF_LOCK, txnKey("m"), bytes("lock"));
+  for (const key of NEIGHBOURS) rawPut(batch, bytes(key), bytes(`neighbour-${key}`));
   putRegionState(batch, REGION.id, { state: raft_serverpb.PeerState.NORMAL, region: REGION });
   putApplyState(batch, REGION.id, {
     appliedIndex: 30n,
@@ -81,9 +83,9 @@ async function seedLeader(node: Node, keyCount: number): Promise<void> {
 /** A follower-side engine: stale data inside the region range and neighbours that must survive. */
 async function seedFollower(node: Node): Promise<void> {
   const batch = new WriteBatch();
-  rawPut(batch, text("k-stale"), text("stale"));
-  batch.put(CF_DEFAULT, txnKey("n-stale"), text("stale"));
-  for (const key of NEIGHBOURS) rawPut(batch, text(key), text(`follower-${key}`));
+  rawPut(batch, bytes("k-stale"), bytes("stale"));
+  batch.put(CF_DEFAULT, txnKey("n-stale"), bytes("stale"));
+  for (const key of NEIGHBOURS) rawPut(batch, bytes(key), bytes(`follower-${key}`));
   await node.kvEngine.write(batch, { sync: false });
   const raftBatch = new WriteBatch();
   node.raftLogStore.appendEntries(
@@ -168,7 +170,7 @@ describe("snapshot generate → receive → apply", () => {
     const generated = await generateSnapshot(leader.kvEngine, REGION.id, { termOf });
     after(() => generated.release());
     const late = new WriteBatch();
-    rawPut(late, text("k-late"), text("late"));
+    rawPut(late, bytes("k-late"), bytes("late"));
     putApplyState(late, REGION.id, {
       appliedIndex: 31n,
       truncatedState: undefined,
@@ -284,19 +286,19 @@ describe("snapshot failures", () => {
     const { key } = await transfer(leader, follower);
     // The follower's peer held [j, +inf) before it missed a split; the snapshot brings [k, p).
     const abandonedRanges = [
-      { startKey: text("j"), endKey: text("k") },
-      { startKey: text("p"), endKey: new Uint8Array(0) },
+      { startKey: bytes("j"), endKey: bytes("k") },
+      { startKey: bytes("p"), endKey: new Uint8Array(0) },
     ];
     await assert.rejects(
       applySnapshot(follower, key, { abandonedRanges, interruption: { afterBatches: 1 } }),
       SnapshotInterruptedError,
     );
     for (const neighbour of ["j", "p", "q"])
-      assert.equal(await rawGet(follower.kvEngine.db, text(neighbour)), undefined);
-    assert.equal(asText(await rawGet(follower.kvEngine.db, text("a"))), "follower-a");
+      assert.equal(await rawGet(follower.kvEngine.db, bytes(neighbour)), undefined);
+    assert.equal(text(await rawGet(follower.kvEngine.db, bytes("a"))), "follower-a");
     await recoverApplyingSnapshots(follower);
-    assert.equal(await rawGet(follower.kvEngine.db, text("q")), undefined);
-    assert.equal(asText(await rawGet(follower.kvEngine.db, text("a"))), "follower-a");
+    assert.equal(await rawGet(follower.kvEngine.db, bytes("q")), undefined);
+    assert.equal(text(await rawGet(follower.kvEngine.db, bytes("a"))), "follower-a");
   });
 
   it("a region left Applying without its staged snapshot is cleared and becomes a tombstone", async () => {

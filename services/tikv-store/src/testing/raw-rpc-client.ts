@@ -1,31 +1,29 @@
 /**
- * Test-only: a minimal raw-KV client that routes the way a real one does — asks pd for the region and
- * its leader, retries region errors after a short pause (bounded) — so cluster tests can talk to stores
- * through the generated gRPC client without the full client library.
+ * Raw gRPC routed the way a real client routes — pd names the region and its leader, region errors are
+ * retried after a short pause (bounded) — for tests that must see a store's own answers without the
+ * client library in between (stores as child processes, tracing before the client library loads).
  */
 import type { ServiceError } from "@grpc/grpc-js";
 import type { PdClient } from "#client";
-import { type errorpb, kvrpcpb, type metapb, type tikvpb } from "#proto";
-import { createTikvClient } from "./grpc-options.ts";
-import { TEST_MAX_MESSAGE_BYTES } from "./test-raft-server.ts";
+import { type errorpb, kvrpcpb, type tikvpb } from "#proto";
+import { StoreClients } from "./raw-rpc.ts";
 
 const MAX_ATTEMPTS = 100;
 const RETRY_PAUSE_MS = 100;
 
-export class RawTestClient {
-  private readonly clients = new Map<string, tikvpb.TikvClient>();
+export class RawRpcClient {
+  private readonly clients = new StoreClients();
 
   constructor(private readonly pd: PdClient) {}
 
   /** Waits until pd reports the region holding `key` with `voters` voters and a known leader. */
   async waitForReplicas(key: Uint8Array, voters: number, timeoutMs = 30_000): Promise<void> {
-    let satisfied = false;
     const deadline = Date.now() + timeoutMs;
-    while (!satisfied) {
+    for (;;) {
       const found = await this.pd.getRegion(key);
-      satisfied =
+      const satisfied =
         found?.leader !== undefined && found.region.peers.filter((peer) => peer.role === 0).length === voters;
-      if (satisfied) break;
+      if (satisfied) return;
       if (Date.now() > deadline)
         throw new Error(`region of ${Buffer.from(key)} never reached ${voters} voters`);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -58,7 +56,7 @@ export class RawTestClient {
           replicaRead: options.replicaRead ?? false,
         });
         try {
-          const client = await this.client(peer.storeId);
+          const client = this.clients.for(await this.address(peer.storeId));
           const response = await new Promise<Response>((resolve, reject) => {
             send(client, context, (error, answer) => (error ? reject(error) : resolve(answer)));
           });
@@ -76,18 +74,12 @@ export class RawTestClient {
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+    this.clients.close();
   }
 
-  private async client(storeId: bigint): Promise<tikvpb.TikvClient> {
-    const store: metapb.Store | undefined = (await this.pd.getStore(storeId))?.store;
+  private async address(storeId: bigint): Promise<string> {
+    const store = (await this.pd.getStore(storeId))?.store;
     if (store === undefined) throw new Error(`pd knows no store ${storeId}`);
-    let client = this.clients.get(store.address);
-    if (client === undefined) {
-      client = createTikvClient(store.address, TEST_MAX_MESSAGE_BYTES);
-      this.clients.set(store.address, client);
-    }
-    return client;
+    return store.address;
   }
 }

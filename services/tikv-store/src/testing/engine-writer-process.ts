@@ -3,9 +3,9 @@
 // over IPC until the parent kills it.
 import { EntryType } from "#raft";
 import { WriteBatch } from "#rocksdb";
-import { KvEngine, putApplyState, rawPut } from "../kv-engine.ts";
-import { RaftEngine } from "../raft-engine.ts";
-import { RaftLogStore } from "../raft-log-store.ts";
+import { KvEngine, putApplyState, rawPut } from "../engine/kv-engine.ts";
+import { RaftEngine } from "../engine/raft-engine.ts";
+import { RaftLogStore } from "../engine/raft-log-store.ts";
 
 const directory = process.argv[2];
 if (!directory || !process.send) throw new Error("usage: spawned with IPC and a data directory");

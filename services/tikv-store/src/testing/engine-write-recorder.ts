@@ -8,9 +8,9 @@
  */
 import { cp } from "node:fs/promises";
 import { type BatchOperation, type RocksDb, WriteBatch } from "#rocksdb";
-import { KvEngine } from "../../engine/kv-engine.ts";
-import { RaftEngine } from "../../engine/raft-engine.ts";
-import type { StoreEngines } from "../store-context.ts";
+import { KvEngine } from "../engine/kv-engine.ts";
+import { RaftEngine } from "../engine/raft-engine.ts";
+import type { StoreEngines } from "../raftstore/store-context.ts";
 
 export type EngineName = "kv" | "raft";
 

@@ -3,8 +3,8 @@
  * the stores reported (through heartbeats the harness forwards and split reports).
  */
 import type { metapb, pdpb } from "#proto";
-import { epochOf } from "../region-meta.ts";
-import type { RaftstorePdClient } from "../store-context.ts";
+import { epochOf } from "../raftstore/region-meta.ts";
+import type { RaftstorePdClient } from "../raftstore/store-context.ts";
 
 export class FakePd implements RaftstorePdClient {
   private lastId: bigint;

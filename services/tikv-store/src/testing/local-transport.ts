@@ -6,8 +6,8 @@
  */
 import { eraftpb, type raft_serverpb } from "#proto";
 import type { Random } from "#runtime";
-import type { SnapshotData } from "../store.ts";
-import type { RaftTransport } from "../store-context.ts";
+import type { SnapshotData } from "../raftstore/store.ts";
+import type { RaftTransport } from "../raftstore/store-context.ts";
 
 /** The part of a Store the hub delivers to. */
 export interface TransportEndpoint {

@@ -1,6 +1,6 @@
 /**
  * Test-only: a real pd (embedded backend) and stores started in this process on 127.0.0.1 with free
- * ports and temporary data directories, with a RawTestClient. Not used by production code; the full
+ * ports and temporary data directories, with a RawRpcClient. Not used by production code; the full
  * cluster harness lives in tests/cluster/store.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +15,8 @@ import {
   type StoreServerOptions,
   startStore,
   storeOptionsWithDefaults,
-} from "./store-server.ts";
-import { RawTestClient } from "./test-raw-client.ts";
+} from "../server/store-server.ts";
+import { RawRpcClient } from "./raw-rpc-client.ts";
 
 /** Silent unless TESSERA_TEST_LOG_LEVEL names a level (to debug a failing cluster test). */
 function testLogLevel(): LogLevel {
@@ -41,14 +41,14 @@ export function startTestPd(dataDir: string): Promise<RunningPd> {
 export class TestCluster {
   readonly stores = new Map<number, RunningStore>();
   readonly dataDirs: string[] = [];
-  readonly client: RawTestClient;
+  readonly client: RawRpcClient;
 
   private constructor(
     readonly pd: RunningPd,
     readonly pdClient: PdClient,
     private readonly root: string,
   ) {
-    this.client = new RawTestClient(pdClient);
+    this.client = new RawRpcClient(pdClient);
   }
 
   static async start(storeCount: number): Promise<TestCluster> {

@@ -4,7 +4,7 @@
  */
 import type { ServiceError } from "@grpc/grpc-js";
 import { kvrpcpb, type metapb, type tikvpb } from "#proto";
-import { createTikvClient } from "../../../services/tikv-store/src/server/grpc-options.ts";
+import { createTikvClient } from "../server/grpc-options.ts";
 
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 

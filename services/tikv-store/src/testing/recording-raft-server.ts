@@ -1,28 +1,21 @@
 /**
- * Test-only: a store's raft-facing gRPC endpoints (Raft, BatchRaft, Snapshot) over real gRPC on
- * 127.0.0.1 with a recording sink instead of a raftstore, plus the metrics and resolver the transport
- * needs. Not used by production code.
+ * A store's raft-facing gRPC endpoints (Raft, BatchRaft, Snapshot) on 127.0.0.1 with a recording sink
+ * instead of a raftstore: what a transport under test sends to, and what it sees cut when the server dies.
  */
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { createLogger, createRegistry, type Logger, MetricFactory } from "#observability";
-import { eraftpb, raft_serverpb, tikvpb } from "#proto";
+import { type raft_serverpb, tikvpb } from "#proto";
 import { systemTimers } from "#runtime";
-import { grpcServerOptions } from "./grpc-options.ts";
-import { RaftReceiver } from "./raft-receiver.ts";
-import { createServerMetrics, type ServerMetrics } from "./server-metrics.ts";
-import { createSnapshotHandler, type SnapshotReception, type SnapshotSink } from "./snapshot-stream.ts";
-import { type StoreResolver, StoreUnresolvableError } from "./store-resolver.ts";
-import { TransportFilterChain } from "./transport-filter.ts";
+import { grpcServerOptions } from "../server/grpc-options.ts";
+import { RaftReceiver } from "../server/raft-receiver.ts";
+import {
+  createSnapshotHandler,
+  type SnapshotReception,
+  type SnapshotSink,
+} from "../server/snapshot-stream.ts";
+import { TransportFilterChain } from "../server/transport-filter.ts";
+import { silentLogger, testMetrics } from "./silent-observability.ts";
 
 export const TEST_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-export function silentLogger(): Logger {
-  return createLogger({ component: "store", level: "silent" });
-}
-
-export function testMetrics(): ServerMetrics {
-  return createServerMetrics(new MetricFactory(createRegistry("store"), "store"));
-}
 
 /** What a test snapshot sink saw, per stream. */
 export interface RecordedSnapshot {
@@ -57,7 +50,7 @@ export class RecordingSnapshotSink implements SnapshotSink {
   }
 }
 
-export class TestRaftServer {
+export class RecordingRaftServer {
   private constructor(
     private readonly server: Server,
     private readonly receiver: RaftReceiver,
@@ -73,7 +66,7 @@ export class TestRaftServer {
     snapshotSink: SnapshotSink = new RecordingSnapshotSink(0),
     port = 0,
     snapshotIdleTimeoutMs = 60_000,
-  ): Promise<TestRaftServer> {
+  ): Promise<RecordingRaftServer> {
     const received: raft_serverpb.RaftMessage[][] = [];
     const filters = new TransportFilterChain();
     const receiver = new RaftReceiver({
@@ -101,7 +94,7 @@ export class TestRaftServer {
         error ? reject(error) : resolve(bound),
       ),
     );
-    return new TestRaftServer(server, receiver, `127.0.0.1:${boundPort}`, received, filters);
+    return new RecordingRaftServer(server, receiver, `127.0.0.1:${boundPort}`, received, filters);
   }
 
   /** Every message received so far, in arrival order. */
@@ -113,56 +106,5 @@ export class TestRaftServer {
   kill(): void {
     this.receiver.close();
     this.server.forceShutdown();
-  }
-}
-
-/** A resolver over a map the test edits, counting lookups. */
-export class MapStoreResolver implements StoreResolver {
-  readonly addresses = new Map<bigint, string>();
-  resolves = 0;
-  invalidations = 0;
-
-  async resolve(storeId: bigint): Promise<string> {
-    this.resolves++;
-    const address = this.addresses.get(storeId);
-    if (address === undefined) throw new StoreUnresolvableError(storeId, "not in the test map");
-    return address;
-  }
-
-  invalidate(): void {
-    this.invalidations++;
-  }
-}
-
-/** A raft message of `regionId` from the peer on `fromStoreId` to the peer on `toStoreId`. */
-export function testRaftMessage(options: {
-  readonly regionId: bigint;
-  readonly fromStoreId: bigint;
-  readonly toStoreId: bigint;
-  readonly type?: eraftpb.MessageType;
-  /** Tags the message so a test can tell messages apart. */
-  readonly index?: bigint;
-}): raft_serverpb.RaftMessage {
-  const { regionId, fromStoreId, toStoreId } = options;
-  return raft_serverpb.RaftMessage.fromPartial({
-    regionId,
-    fromPeer: { id: regionId * 100n + fromStoreId, storeId: fromStoreId },
-    toPeer: { id: regionId * 100n + toStoreId, storeId: toStoreId },
-    regionEpoch: { confVer: 1n, version: 1n },
-    message: {
-      msgType: options.type ?? eraftpb.MessageType.HEARTBEAT,
-      from: regionId * 100n + fromStoreId,
-      to: regionId * 100n + toStoreId,
-      index: options.index ?? 0n,
-    },
-  });
-}
-
-/** Polls `condition` every 10 ms until it holds; fails with `what` after `timeoutMs` (a bound, not a timing assertion). */
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
