@@ -13,9 +13,11 @@ const CI_STEPS = 1000;
 /**
  * Seeds that failed once; kept so the bugs they found stay fixed. 1001456 and 1003911 wedged a group
  * by destroying a removed node before the surviving voters had durably applied its removal;
- * 3189219168 by removing the leader of a two-voter group (see workload.ts).
+ * 3189219168 by removing the leader of a two-voter group (see workload.ts); 474568997 had no leader for
+ * 20 s without pre-vote, a stale candidate never telling a node it knew as a learner about its terms (the
+ * fix changed its run; testdata/stale_candidate_learner.txt replays the situation step by step).
  */
-const REGRESSION_SEEDS: readonly number[] = [1001456, 1003911, 3189219168];
+const REGRESSION_SEEDS: readonly number[] = [1001456, 1003911, 3189219168, 474568997];
 
 function runSeeds(seeds: readonly number[]): { failures: SimulationFailure[]; committed: number } {
   const failures: SimulationFailure[] = [];

@@ -537,9 +537,16 @@ export class RaftCore {
     const lastIndex = this.raftLog.lastIndex();
     const lastTerm = this.raftLog.lastTerm();
     const context = kind === CampaignKind.Transfer ? CAMPAIGN_TRANSFER_CONTEXT : undefined;
-    for (const voter of this.tracker.voters) {
-      if (voter === this.id) continue;
-      this.send({ type: voteType, to: voter, term, index: lastIndex, logTerm: lastTerm, context });
+    // A real vote goes to learners too, though their answers do not count: our configuration may be stale,
+    // and a node we know as a learner may be a voter that needs our vote. Hearing our term now restarts its
+    // election timer with ours; otherwise it learns each term we start only by campaigning in it and being
+    // turned down (we voted for ourselves), a term behind, and can only win by timing out before we do
+    // from an election timer that started later than ours (no leader for many timeouts, seed 474568997).
+    // A pre-vote changes no term, so only the voters who decide it need to hear it.
+    const targets = kind === CampaignKind.PreElection ? this.tracker.voters : this.tracker.members;
+    for (const target of targets) {
+      if (target === this.id) continue;
+      this.send({ type: voteType, to: target, term, index: lastIndex, logTerm: lastTerm, context });
     }
     // A pre-vote changes no state, so it counts at once. A real vote for ourselves counts only once it is
     // durable (onSelfVotePersisted): counting it earlier could let a single-voter group lead a term its
