@@ -53,12 +53,16 @@ export {
 export {
   PdClientClosedError,
   PdClusterMismatchError,
+  PdDeadlineExceededError,
   PdError,
+  PdNoLeaderError,
   PdProtocolError,
   PdServerError,
+  PdStreamEndedError,
   PdUnavailableError,
   TsoDeadlineExceededError,
   TsoQueueFullError,
+  TsoStreamStalledError,
 } from "./pd/pd-errors.ts";
 export type { RegionHeartbeatHandlers, RegionHeartbeatStream } from "./pd/region-heartbeat-stream.ts";
 export {

@@ -56,6 +56,15 @@ const STATUS_NAMES: Readonly<Record<SpanStatusCode, SpanRecord["status"]>> = {
   [SpanStatusCode.ERROR]: "error",
 };
 
+/** Spans handed to an exporter after its shutdown: the SDK counts them as an export failure. */
+export class SpanExporterShutDownError extends Error {
+  override readonly name = "SpanExporterShutDownError";
+
+  constructor(readonly droppedSpans: number) {
+    super(`the span exporter is shut down; ${droppedSpans} spans dropped`);
+  }
+}
+
 export class JsonLinesSpanExporter implements SpanExporter {
   /** Settles when every chunk written so far has been handed over; forceFlush waits for it. */
   private lastWrite: Promise<void> = Promise.resolve();
@@ -65,7 +74,7 @@ export class JsonLinesSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: ExportCallback): void {
     if (this.closed) {
-      resultCallback({ code: 1, error: new Error("the span exporter is shut down") });
+      resultCallback({ code: 1, error: new SpanExporterShutDownError(spans.length) });
       return;
     }
     const chunk = spans.map((span) => `${JSON.stringify(spanRecord(span))}\n`).join("");

@@ -12,6 +12,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { asError } from "#runtime";
 
 /** The instrumentation scope of every span made here. */
 export const TRACER_NAME = "tessera";
@@ -30,7 +31,7 @@ export function withSpan<T>(
     try {
       return await work();
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
+      const failure = asError(error);
       span.recordException(failure);
       span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
       throw error;

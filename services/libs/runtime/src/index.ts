@@ -28,6 +28,7 @@ export {
   GracefulShutdown,
   type GracefulShutdownOptions,
   type ProcessLike,
+  ShutdownInProgressError,
   type ShutdownLogger,
 } from "./shutdown.ts";
 export {
@@ -40,3 +41,4 @@ export {
   startStatusServer,
 } from "./status-server.ts";
 export { type Task, TaskScope, TaskScopeClosedError, type TaskScopeOptions } from "./task-scope.ts";
+export { asError, ThrownValueError } from "./thrown-value-error.ts";

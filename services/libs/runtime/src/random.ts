@@ -7,6 +7,7 @@
  * cryptographic: never use it for secrets.
  */
 import { randomBytes } from "node:crypto";
+import { InvariantError } from "./invariant-error.ts";
 
 export interface Random {
   /** Uniform integer in [0, 2^32). */
@@ -95,7 +96,9 @@ export class SeededRandom implements Random {
       const draw = useWideDraw ? this.nextUint53() : this.nextUint32();
       if (draw < limit) return draw % bound;
     }
-    throw new Error(`intBelow(${bound}): ${MAX_REJECTIONS} rejections in a row; the generator is broken`);
+    throw new InvariantError(
+      `intBelow(${bound}): ${MAX_REJECTIONS} rejections in a row; the generator is broken`,
+    );
   }
 
   intBetween(lo: number, hiExclusive: number): number {

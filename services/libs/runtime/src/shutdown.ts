@@ -49,6 +49,15 @@ interface Registration {
   readonly close: Closer;
 }
 
+/** A closer registered after shutdown began: a start-up race, since it would never run. */
+export class ShutdownInProgressError extends Error {
+  override readonly name = "ShutdownInProgressError";
+
+  constructor(readonly closerName: string) {
+    super(`cannot register closer "${closerName}": shutdown is in progress`);
+  }
+}
+
 export class GracefulShutdown {
   private readonly registrations: Registration[] = [];
   private readonly logger: ShutdownLogger;
@@ -73,8 +82,7 @@ export class GracefulShutdown {
 
   /** Closers run in reverse registration order. Registering during shutdown is a start-up race: refused. */
   register(name: string, close: Closer): void {
-    if (this.running !== undefined)
-      throw new Error(`cannot register closer "${name}": shutdown is in progress`);
+    if (this.running !== undefined) throw new ShutdownInProgressError(name);
     this.registrations.push({ name, close });
   }
 

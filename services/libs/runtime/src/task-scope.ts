@@ -10,6 +10,8 @@
  * the cancellation the scope itself asked for.
  */
 
+import { asError } from "./thrown-value-error.ts";
+
 export interface TaskScopeOptions {
   /** Names the scope in errors and logs ("store 4", "pd worker"). */
   readonly name: string;
@@ -89,7 +91,7 @@ export class TaskScope {
     } catch (error) {
       if (this.abort.signal.aborted && isCancellation(error, this.abort.signal)) return;
       this.failureCount++;
-      this.options.onError(error instanceof Error ? error : new Error(String(error)), name);
+      this.options.onError(asError(error), name);
     }
   }
 }

@@ -4,6 +4,7 @@
  * same seed performs the same callbacks in the same order. Nothing here reads the real clock or arms a
  * real timer.
  */
+import { InvariantError } from "#runtime";
 import { EventQueue, type QueuedEvent } from "./event-queue.ts";
 
 export interface SchedulerOptions {
@@ -220,7 +221,9 @@ export class Scheduler {
 
   // A callback that drives the scheduler itself would interleave two run loops and break event order.
   private guardRun<T>(run: () => T): T {
-    if (this.running) throw new Error("scheduler run methods must not be called from inside an event");
+    if (this.running) {
+      throw new InvariantError("scheduler run methods must not be called from inside an event");
+    }
     this.running = true;
     try {
       return run();

@@ -11,6 +11,7 @@ import {
   changePeerRequest,
   decodeEntry,
   encodeCommand,
+  InvalidCommandError,
   type PeerChange,
   writeRequests,
 } from "./raft-command.ts";
@@ -296,7 +297,11 @@ test("a batch split shrinks the parent, creates the new regions, and bumps every
     parent!.regionEpoch,
   );
   const [refused] = applyEntries(turn(), applying, decode([normalEntry(12, bad)]), () => 2);
-  assert.equal(refused!.outcome.ok, false);
+  assert.ok(!refused!.outcome.ok);
+  const error = refused!.outcome.error;
+  assert.ok(error instanceof InvalidCommandError, String(error));
+  assert.deepEqual([error.regionId, error.index], [1n, 12]);
+  assert.match(error.message, /invalid split/);
   assert.equal(applying.region, parent);
 });
 

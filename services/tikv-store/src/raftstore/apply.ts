@@ -10,6 +10,7 @@
 import { metapb, type raft_cmdpb, raft_serverpb } from "#proto";
 import { type ConfChange, ConfChangeType } from "#raft";
 import type { WriteBatch } from "#rocksdb";
+import { InvariantError } from "#runtime";
 import {
   clearRange,
   putApplyState,
@@ -21,7 +22,7 @@ import {
 import { ApplyOverlay, overlayKey } from "./apply-overlay.ts";
 import { writeInitialRegion } from "./initial-state.ts";
 import type { CommandOutcome } from "./proposal.ts";
-import type { DecodedEntry } from "./raft-command.ts";
+import { type DecodedEntry, InvalidCommandError } from "./raft-command.ts";
 import {
   CHANGE_PEER_EPOCH_CHECK,
   DATA_COMMAND_EPOCH_CHECK,
@@ -85,7 +86,8 @@ export interface AppliedEntry {
   readonly effect?: ApplyEffect;
 }
 
-export class ApplyInvariantError extends Error {
+/** Applying reached a state the store's own bookkeeping rules out; the store stops rather than diverge. */
+export class ApplyInvariantError extends InvariantError {
   override readonly name = "ApplyInvariantError";
 }
 
@@ -148,17 +150,23 @@ function applyEntry(
     case "empty":
       return { outcome: OK_EMPTY };
     case "conf-change":
-      return applyConfChange(turn, state, decoded.change, decoded.command);
+      return applyConfChange(turn, state, decoded.entry.index, decoded.change, decoded.command);
     case "command": {
       const admin = decoded.command.adminRequest?.cmd;
       if (admin === undefined) return applyWrites(turn, state, decoded.command);
       switch (admin.$case) {
         case "batchSplit":
-          return applySplit(turn, state, decoded.command, admin.value);
+          return applySplit(turn, state, decoded.entry.index, decoded.command, admin.value);
         case "compactLog":
           return applyCompactLog(turn, state, decoded.entry.index, admin.value, termOf);
         case "changePeer":
-          return failed(new Error("a ChangePeer command must be proposed as a conf change entry"));
+          return failed(
+            new InvalidCommandError(
+              state.region.id,
+              decoded.entry.index,
+              "a ChangePeer command must be proposed as a conf change entry",
+            ),
+          );
         default:
           return admin satisfies never;
       }
@@ -283,6 +291,7 @@ function countWrite(state: ApplyState, bytes: number): void {
 function applyConfChange(
   turn: ApplyTurn,
   state: ApplyState,
+  index: number,
   change: ConfChange,
   command: raft_cmdpb.RaftCmdRequest,
 ): EntryResult {
@@ -290,7 +299,9 @@ function applyConfChange(
   if (epoch) return failed(epoch);
   const request = command.adminRequest?.cmd;
   if (request?.$case !== "changePeer" || request.value.peer === undefined) {
-    return failed(new Error("a conf change entry without a ChangePeer command"));
+    return failed(
+      new InvalidCommandError(state.region.id, index, "a conf change entry without a ChangePeer command"),
+    );
   }
   const target = request.value.peer;
   if (BigInt(change.nodeId) !== target.id) {
@@ -352,13 +363,14 @@ function changePeerResponse(region: metapb.Region): CommandOutcome {
 function applySplit(
   turn: ApplyTurn,
   state: ApplyState,
+  index: number,
   command: raft_cmdpb.RaftCmdRequest,
   split: raft_cmdpb.BatchSplitRequest,
 ): EntryResult {
   const epoch = epochError(turn, state, command, SPLIT_EPOCH_CHECK);
   if (epoch) return failed(epoch);
   const problem = splitProblem(state.region, split);
-  if (problem) return failed(new Error(`region ${state.region.id}: invalid split: ${problem}`));
+  if (problem) return failed(new InvalidCommandError(state.region.id, index, `invalid split: ${problem}`));
   const regions = splitRegions(state.region, split);
   const parent = regions[0]!;
   state.region = parent;
@@ -442,7 +454,13 @@ function applyCompactLog(
   };
   if (compactIndex <= state.truncatedIndex) return { outcome: response };
   if (compactIndex >= entryIndex) {
-    return failed(new Error(`compact index ${compactIndex} is not before the command at ${entryIndex}`));
+    return failed(
+      new InvalidCommandError(
+        state.region.id,
+        entryIndex,
+        `compact index ${compactIndex} is not before the command itself`,
+      ),
+    );
   }
   state.truncatedTerm = termOf(compactIndex);
   state.truncatedIndex = compactIndex;

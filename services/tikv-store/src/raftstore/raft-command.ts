@@ -6,6 +6,7 @@
  */
 import { eraftpb, type metapb, raft_cmdpb } from "#proto";
 import { type ConfChange, ConfChangeType, decodeConfChange, type Entry, EntryType } from "#raft";
+import { asError } from "#runtime";
 
 /** A raw write, in user keys. */
 export type RawMutation =
@@ -52,8 +53,25 @@ export class CorruptEntryError extends Error {
     readonly regionId: bigint,
     readonly index: number,
     detail: string,
+    options?: ErrorOptions,
   ) {
-    super(`region ${regionId}: entry ${index} does not decode: ${detail}`);
+    super(`region ${regionId}: entry ${index} does not decode: ${detail}`, options);
+  }
+}
+
+/**
+ * A committed command the applier refuses because it is malformed (an admin command in the wrong kind of
+ * entry, an invalid split, a log compaction past its own entry). Every replica refuses it the same way, so
+ * the region stays consistent; the proposer's caller gets this error as the command's outcome.
+ */
+export class InvalidCommandError extends Error {
+  override readonly name = "InvalidCommandError";
+  constructor(
+    readonly regionId: bigint,
+    readonly index: number,
+    readonly reason: string,
+  ) {
+    super(`region ${regionId}: entry ${index} is an invalid command: ${reason}`);
   }
 }
 
@@ -145,7 +163,9 @@ export function decodeEntry(regionId: bigint, entry: Entry): DecodedEntry {
   try {
     if (entry.type === EntryType.ConfChange) {
       const change = decodeConfChange(entry.data);
-      if (change.context === undefined) throw new Error("conf change without a command");
+      if (change.context === undefined) {
+        throw new CorruptEntryError(regionId, entry.index, "conf change without a command");
+      }
       return {
         kind: "conf-change",
         entry,
@@ -156,10 +176,7 @@ export function decodeEntry(regionId: bigint, entry: Entry): DecodedEntry {
     if (entry.data.byteLength === 0) return { kind: "empty", entry };
     return { kind: "command", entry, command: raft_cmdpb.RaftCmdRequest.decode(entry.data) };
   } catch (error) {
-    throw new CorruptEntryError(
-      regionId,
-      entry.index,
-      error instanceof Error ? error.message : String(error),
-    );
+    if (error instanceof CorruptEntryError) throw error;
+    throw new CorruptEntryError(regionId, entry.index, asError(error).message, { cause: error });
   }
 }

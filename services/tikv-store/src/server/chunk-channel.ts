@@ -5,6 +5,17 @@
  * throw, which is how a stream cut halfway reaches the stager and leaves nothing staged.
  */
 
+import { InvariantError } from "#runtime";
+
+/** A push the channel can no longer take: it ended, or its consumer failed or stopped reading. */
+export class ChunkChannelClosedError extends Error {
+  override readonly name = "ChunkChannelClosedError";
+
+  constructor(readonly reason: string) {
+    super(`the chunk channel is closed: ${reason}`);
+  }
+}
+
 type Waiter = { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: unknown) => void };
 
 export class ChunkChannel implements AsyncIterable<Uint8Array> {
@@ -16,10 +27,10 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
 
   /** Resolves once the consumer took the chunk; rejects if the channel failed or ended meanwhile. */
   push(chunk: Uint8Array): Promise<void> {
-    if (this.ended || this.failure !== undefined)
-      return Promise.reject(new Error("the chunk channel is closed"));
+    if (this.ended) return Promise.reject(new ChunkChannelClosedError("it ended"));
+    if (this.failure !== undefined) return Promise.reject(new ChunkChannelClosedError("it failed"));
     if (this.offered !== undefined)
-      return Promise.reject(new Error("push before the previous chunk was taken"));
+      return Promise.reject(new InvariantError("chunk pushed before the previous one was taken"));
     return new Promise<void>((taken, refused) => {
       this.offered = { chunk, taken, refused };
       this.deliver();
@@ -42,7 +53,7 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.iterated) throw new Error("a chunk channel can be iterated only once");
+    if (this.iterated) throw new InvariantError("a chunk channel can be iterated only once");
     this.iterated = true;
     return {
       next: () =>
@@ -52,7 +63,7 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
         }),
       // The consumer stopped early (it refused the snapshot): later pushes fail, so the stream is refused too.
       return: async () => {
-        this.fail(new Error("the consumer stopped reading the snapshot"));
+        this.fail(new ChunkChannelClosedError("the consumer stopped reading the snapshot"));
         return { done: true, value: undefined };
       },
     };

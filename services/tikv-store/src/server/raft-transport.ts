@@ -22,6 +22,24 @@ import { SnapshotSendError, sendSnapshotChunks } from "./snapshot-stream.ts";
 import type { StoreResolver } from "./store-resolver.ts";
 import { type TransportFilter, TransportFilterChain } from "./transport-filter.ts";
 
+/** What snapshots in flight and backoff sleeps fail with when the transport closes under them. */
+export class RaftTransportClosedError extends Error {
+  override readonly name = "RaftTransportClosedError";
+
+  constructor() {
+    super("the raft transport is closed");
+  }
+}
+
+/** The destination store answered the raft stream (cleanly) instead of keeping it open. */
+export class RaftStreamEndedError extends Error {
+  override readonly name = "RaftStreamEndedError";
+
+  constructor(readonly toStoreId: bigint) {
+    super(`store ${toStoreId} ended the raft stream`);
+  }
+}
+
 /** Where the transport reports what it could not deliver; the store feeds it back into raft. */
 export interface TransportReporter {
   reportUnreachable(regionId: bigint, toPeerId: bigint): void;
@@ -126,7 +144,7 @@ export class GrpcRaftTransport {
   /** Ends every stream and cancels snapshots in flight; later sends are dropped. Idempotent. */
   close(): void {
     if (this.closeController.signal.aborted) return;
-    this.closeController.abort(new Error("the raft transport is closed"));
+    this.closeController.abort(new RaftTransportClosedError());
     for (const timer of this.delayed) timer.cancel();
     this.delayed.clear();
     for (const connection of this.connections.values()) connection.close();
@@ -252,7 +270,7 @@ class StoreConnection {
       await waitForReady(client, this.options, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
       if (this.state !== "connecting") return;
       const call = client.batchRaft((error) =>
-        this.onFailure(call, error ?? new Error(`store ${this.storeId} ended the raft stream`)),
+        this.onFailure(call, error ?? new RaftStreamEndedError(this.storeId)),
       );
       this.call = call;
       this.state = "open";

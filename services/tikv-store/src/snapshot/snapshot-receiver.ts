@@ -5,6 +5,7 @@
  */
 import { type FileHandle, open, rm } from "node:fs/promises";
 import type { metapb, raft_serverpb } from "#proto";
+import { InvariantError } from "#runtime";
 import { SnapshotDecoder, SnapshotFormatError } from "./snapshot-codec.ts";
 import { describeSnapshotKey, type SnapshotKey, type SnapshotStore } from "./snapshot-store.ts";
 
@@ -100,8 +101,9 @@ export class SnapshotReceiver {
   }
 
   private assertOpen(): void {
+    // The receiver aborts itself on any failure; its caller must stop using it then.
     if (this.closed)
-      throw new Error(`snapshot receive of ${describeSnapshotKey(this.key)} is already closed`);
+      throw new InvariantError(`snapshot receive of ${describeSnapshotKey(this.key)} is already closed`);
   }
 }
 

@@ -11,6 +11,7 @@ import type { MemberDiscovery } from "./member-discovery.ts";
 import {
   PdClientClosedError,
   PdClusterMismatchError,
+  PdDeadlineExceededError,
   PdServerError,
   PdUnavailableError,
 } from "./pd-errors.ts";
@@ -51,7 +52,7 @@ export class LeaderRpc {
     const deadlineAtMs = clock.monotonicMs() + timeoutMs;
     const backoff = new ReconnectBackoff(this.options.backoff, this.options.random);
     const tried = new Set<string>();
-    let lastCause: unknown = new Error(`deadline of ${timeoutMs} ms passed before any attempt`);
+    let lastCause: unknown = new PdDeadlineExceededError(operation, timeoutMs);
     for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
       this.throwIfClosed(operation);
       const remainingMs = deadlineAtMs - clock.monotonicMs();

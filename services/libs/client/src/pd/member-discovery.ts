@@ -12,6 +12,7 @@ import type { PdChannels } from "./grpc-channels.ts";
 import {
   PdClientClosedError,
   PdClusterMismatchError,
+  PdNoLeaderError,
   PdServerError,
   PdUnavailableError,
 } from "./pd-errors.ts";
@@ -128,7 +129,7 @@ export class MemberDiscovery {
       try {
         const leader = this.accept(address, await this.getMembers(address, remainingMs));
         if (leader !== undefined) return leader;
-        lastCause = new Error(`${address} knows no pd leader yet`);
+        lastCause = new PdNoLeaderError(address);
       } catch (error) {
         if (error instanceof InvariantError) throw error;
         lastCause = error;

@@ -84,6 +84,53 @@ export class PdProtocolError extends PdError {
   }
 }
 
+/** A pd member answered the members call but knows no leader (an election is under way). */
+export class PdNoLeaderError extends PdError {
+  readonly endpoint: string;
+
+  constructor(endpoint: string) {
+    super(`${endpoint} knows no pd leader yet`);
+    this.endpoint = endpoint;
+  }
+}
+
+/** pd ended a long-lived stream (TSO, region heartbeats); the client reopens it. */
+export class PdStreamEndedError extends PdError {
+  readonly endpoint: string;
+  readonly stream: string;
+
+  constructor(options: { readonly endpoint: string; readonly stream: string; readonly status?: string }) {
+    const suffix = options.status === undefined ? "" : `: ${options.status}`;
+    super(`pd at ${options.endpoint} ended the ${options.stream} stream${suffix}`);
+    this.endpoint = options.endpoint;
+    this.stream = options.stream;
+  }
+}
+
+/** A TSO stream left its oldest request unanswered too long; it is replaced as if broken. */
+export class TsoStreamStalledError extends PdError {
+  readonly endpoint: string;
+  readonly stallTimeoutMs: number;
+
+  constructor(endpoint: string, stallTimeoutMs: number) {
+    super(`no TSO answer from ${endpoint} for ${stallTimeoutMs} ms`);
+    this.endpoint = endpoint;
+    this.stallTimeoutMs = stallTimeoutMs;
+  }
+}
+
+/** A pd call's deadline passed before it could make a single attempt. */
+export class PdDeadlineExceededError extends PdError {
+  readonly operation: string;
+  readonly timeoutMs: number;
+
+  constructor(operation: string, timeoutMs: number) {
+    super(`pd ${operation}: deadline of ${timeoutMs} ms passed before any attempt`);
+    this.operation = operation;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** A timestamp request was not answered within its deadline. */
 export class TsoDeadlineExceededError extends PdError {
   readonly timeoutMs: number;

@@ -15,6 +15,7 @@ import { type Clock, type Random, sleep, type Timers } from "#runtime";
 import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
+import { PdStreamEndedError } from "./pd-errors.ts";
 
 export interface RegionHeartbeatHandlers {
   /** Every answer pd sends, operators and errors alike, except NOT_LEADER, which the stream follows itself. */
@@ -139,7 +140,7 @@ export class RegionHeartbeatStream {
     this.current = stream;
     call.on("data", (response: pdpb.RegionHeartbeatResponse) => this.onData(stream, response));
     call.on("error", (error: unknown) => this.onBroken(stream, error));
-    const ended = (): Error => new Error(`pd at ${address} ended the region heartbeat stream`);
+    const ended = (): Error => new PdStreamEndedError({ endpoint: address, stream: "region heartbeat" });
     // A server that ends the stream cleanly emits only a status (and 'end' once its data is consumed).
     call.on("status", () => this.onBroken(stream, ended()));
     call.on("end", () => this.onBroken(stream, ended()));

@@ -30,6 +30,7 @@ import {
   PdUnavailableError,
   TsoDeadlineExceededError,
   TsoQueueFullError,
+  TsoStreamStalledError,
 } from "./pd-errors.ts";
 import { TsoStream, type TsoStreamEvents } from "./tso-stream.ts";
 
@@ -234,25 +235,14 @@ export class TsoBatcher {
 
   private deliver(stream: TsoStream, batch: InFlightBatch, response: pdpb.TsoResponse): void {
     const count = batch.waiters.length;
-    const last = response.timestamp;
-    let first: bigint;
-    try {
-      if (last === undefined || response.count !== count) {
-        throw new Error(`asked for ${count} timestamps, got ${last === undefined ? "none" : response.count}`);
-      }
-      if (last.logical >= BigInt(LOGICAL_LIMIT) || last.logical < BigInt(count - 1)) {
-        throw new Error(`logical ${last.logical} cannot end a run of ${count} within one millisecond`);
-      }
-      first = composeTimestamp(last.physical, last.logical) - BigInt(count - 1);
-      if (first <= this.lastDelivered) {
-        throw new Error(`timestamp went back: ${first} after ${this.lastDelivered}`);
-      }
-    } catch (error) {
-      const protocolError = new PdProtocolError(stream.address, (error as Error).message);
+    const run = this.checkedRun(response, count);
+    if ("violation" in run) {
+      const protocolError = new PdProtocolError(stream.address, run.violation);
       rejectAll(batch.waiters, protocolError);
       this.breakStream(stream, protocolError, { leaderFailed: false });
       return;
     }
+    const first = run.first;
     this.lastDelivered = first + BigInt(count - 1);
     this.failuresSinceSuccess = 0;
     this.backoff.reset();
@@ -265,6 +255,27 @@ export class TsoBatcher {
       }
       timestamp++;
     }
+  }
+
+  /** The first timestamp of the run answering `count` callers, or how the answer breaks the protocol. */
+  private checkedRun(
+    response: pdpb.TsoResponse,
+    count: number,
+  ): { readonly first: bigint } | { readonly violation: string } {
+    const last = response.timestamp;
+    if (last === undefined || response.count !== count) {
+      return {
+        violation: `asked for ${count} timestamps, got ${last === undefined ? "none" : response.count}`,
+      };
+    }
+    if (last.logical >= BigInt(LOGICAL_LIMIT) || last.logical < BigInt(count - 1)) {
+      return { violation: `logical ${last.logical} cannot end a run of ${count} within one millisecond` };
+    }
+    const first = composeTimestamp(last.physical, last.logical) - BigInt(count - 1);
+    if (first <= this.lastDelivered) {
+      return { violation: `timestamp went back: ${first} after ${this.lastDelivered}` };
+    }
+    return { first };
   }
 
   private requeueOnce(batch: InFlightBatch, cause: Error): void {
@@ -335,9 +346,7 @@ export class TsoBatcher {
     if (oldest !== undefined && this.stream !== undefined) {
       const stalledAtMs = oldest.sentAtMs + this.options.stallTimeoutMs;
       if (stalledAtMs <= nowMs) {
-        const cause = new Error(
-          `no TSO answer from ${this.stream.address} for ${this.options.stallTimeoutMs} ms`,
-        );
+        const cause = new TsoStreamStalledError(this.stream.address, this.options.stallTimeoutMs);
         this.breakStream(this.stream, cause, { leaderFailed: true });
       } else {
         nextDeadlineAtMs = Math.min(nextDeadlineAtMs, stalledAtMs);

@@ -5,6 +5,7 @@
  */
 import { type ClientDuplexStream, type StatusObject, status } from "@grpc/grpc-js";
 import type { pdpb } from "#proto";
+import { PdStreamEndedError } from "./pd-errors.ts";
 
 export interface TsoStreamEvents {
   onResponse(stream: TsoStream, response: pdpb.TsoResponse): void;
@@ -33,9 +34,15 @@ export class TsoStream {
     this.call.on("error", finish);
     // A server that ends the stream cleanly emits only a status (and 'end' once its data is consumed).
     this.call.on("status", (ending: StatusObject) =>
-      finish(new Error(`pd at ${address} ended the TSO stream: ${status[ending.code]} ${ending.details}`)),
+      finish(
+        new PdStreamEndedError({
+          endpoint: address,
+          stream: "TSO",
+          status: `${status[ending.code]} ${ending.details}`,
+        }),
+      ),
     );
-    this.call.on("end", () => finish(new Error(`pd at ${address} ended the TSO stream`)));
+    this.call.on("end", () => finish(new PdStreamEndedError({ endpoint: address, stream: "TSO" })));
   }
 
   send(count: number): void {
