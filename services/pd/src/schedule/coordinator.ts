@@ -3,6 +3,11 @@
  * (`onRegionHeartbeat`); a periodic `runOnce` expires stale operators, runs the replica checker over every
  * region, then each unpaused scheduler (evict-leader, balance-leader, balance-region). People add and
  * cancel operators, pause schedulers and evict leaders through the remaining methods.
+ *
+ * No operator waits for a timer to make progress: a new operator's first step is sent to the region's
+ * leader at once (`sendStep`), each later step is the reply to the heartbeat that shows the previous one
+ * done, and a region whose operator ended is checked again right away (`onRegionsToCheck`), so a region
+ * still short of replicas gets its next operator without waiting for the next pass.
  * Pure logic: no timers and no I/O of its own — the caller decides when to run it.
  */
 import type { pdpb } from "#proto";
@@ -27,6 +32,10 @@ export interface CoordinatorOptions {
   readonly allocId: () => Promise<bigint>;
   readonly clock: Clock;
   readonly config: ScheduleConfig;
+  /** Delivers a step to the store leading its region, unasked; without it steps only answer heartbeats. */
+  readonly sendStep?: (leaderStoreId: bigint, step: pdpb.RegionHeartbeatResponse) => void;
+  /** Regions await `checkRegions`; the caller runs it soon. */
+  readonly onRegionsToCheck?: () => void;
 }
 
 export interface SchedulerView {
@@ -51,8 +60,11 @@ export class Coordinator {
   /** Monotonic time each paused scheduler resumes. */
   private readonly pausedUntil = new Map<string, number>();
   private runInProgress: Promise<void> | undefined;
+  /** Regions whose operator ended since the last `checkRegions`. */
+  private readonly regionsToCheck = new Set<bigint>();
+  private checkInProgress: Promise<void> | undefined;
 
-  constructor(options: CoordinatorOptions) {
+  constructor(private readonly options: CoordinatorOptions) {
     this.cluster = options.cluster;
     this.allocId = options.allocId;
     this.clock = options.clock;
@@ -70,7 +82,21 @@ export class Coordinator {
    * region's current operator step, or undefined when there is nothing to ask of the leader.
    */
   onRegionHeartbeat(region: RegionInfo): pdpb.RegionHeartbeatResponse | undefined {
-    return this.controller.dispatch(region);
+    const running = this.controller.operator(region.meta.id);
+    const reply = this.controller.dispatch(region);
+    if (running !== undefined && !running.isRunning) this.markForCheck(region.meta.id);
+    return reply;
+  }
+
+  /**
+   * Runs the replica checker over the regions whose operators ended since the last call. A call while a
+   * check is running joins it; regions marked meanwhile are checked before it resolves.
+   */
+  checkRegions(): Promise<void> {
+    this.checkInProgress ??= this.checkMarkedRegions().finally(() => {
+      this.checkInProgress = undefined;
+    });
+    return this.checkInProgress;
   }
 
   /** One scheduling pass. A call while a pass is still running joins that pass instead of starting another. */
@@ -103,6 +129,7 @@ export class Coordinator {
     const operator = await buildManualOperator(request, this.createContext());
     const result = this.controller.add(operator);
     if (!result.added) throw rejectionError(result, operator);
+    this.sendCurrentStep(operator.regionId);
     return operator.view();
   }
 
@@ -190,10 +217,42 @@ export class Coordinator {
     }
   }
 
+  private async checkMarkedRegions(): Promise<void> {
+    while (this.regionsToCheck.size > 0) {
+      const regionIds = [...this.regionsToCheck];
+      this.regionsToCheck.clear();
+      const context = this.createContext();
+      for (const regionId of regionIds) {
+        // Over the limit, the periodic pass picks the rest up once operators have finished.
+        if (this.controller.countByKind("replica") >= this.config.replicaScheduleLimit) return;
+        const region = this.cluster.region(regionId);
+        if (region === undefined) continue;
+        const operator = await this.replicaChecker.check(region, context);
+        if (operator !== undefined) this.start(operator, context);
+      }
+    }
+  }
+
+  private markForCheck(regionId: bigint): void {
+    this.regionsToCheck.add(regionId);
+    this.options.onRegionsToCheck?.();
+  }
+
   private start(operator: Operator, context: ScheduleContext): boolean {
     const result = this.controller.add(operator);
-    if (result.added) context.loads.addOperator(operator);
-    return result.added;
+    if (!result.added) return false;
+    context.loads.addOperator(operator);
+    this.sendCurrentStep(operator.regionId);
+    return true;
+  }
+
+  /** Sends the region's operator step to its leader now instead of as the reply to its next heartbeat. */
+  private sendCurrentStep(regionId: bigint): void {
+    const region = this.cluster.region(regionId);
+    const leaderStoreId = region?.leader?.storeId;
+    if (region === undefined || leaderStoreId === undefined || this.options.sendStep === undefined) return;
+    const step = this.controller.dispatch(region);
+    if (step !== undefined) this.options.sendStep(leaderStoreId, step);
   }
 
   private createContext(): ScheduleContext {

@@ -7,7 +7,13 @@ import type { pdpb } from "#proto";
 import type { Clock } from "#runtime";
 import type { ClusterView, RegionInfo } from "../cluster/cluster-view.ts";
 import { type Operator, type OperatorKind, type OperatorPriority, outranks } from "./operator.ts";
-import { type OperatorStep, peerCountChange, stepObstacle, stepToResponse } from "./operator-step.ts";
+import {
+  confChangesApplied,
+  type OperatorStep,
+  peerCountChange,
+  stepObstacle,
+  stepToResponse,
+} from "./operator-step.ts";
 import { epochOf } from "./region-peers.ts";
 import type { ScheduleConfig } from "./schedule-config.ts";
 
@@ -150,8 +156,11 @@ export class OperatorController {
     if (operator === undefined) return undefined;
     const step = this.check(operator, region);
     // A delayed heartbeat can still time the operator out, but a reply built on its outdated epoch
-    // would only be ignored by the leader.
-    if (step === undefined || operator.isOlderThanPlan(region)) return undefined;
+    // would only be ignored by the leader. A step whose conf change the region already shows is an added
+    // learner catching up: asking for it again would only make the leader repeat it.
+    if (step === undefined || operator.isOlderThanPlan(region) || confChangesApplied(step, region) > 0) {
+      return undefined;
+    }
     return stepToResponse(step, region);
   }
 

@@ -158,13 +158,19 @@ describe("pd HTTP API", () => {
     );
   });
 
-  it("adds a transfer-leader operator that the region's heartbeat stream then delivers", async () => {
+  it("adds a transfer-leader operator whose step reaches the region's leader at once and with each heartbeat", async () => {
+    const pushed = new Promise<pdpb.RegionHeartbeatResponse>((resolve) => heartbeats.once("data", resolve));
     const added = await request(pd, "POST", "/pd/api/v1/operators", {
       name: "transfer-leader",
       region_id: 2,
       to_store_id: "4",
     });
     assert.equal(added.status, 200, JSON.stringify(added.body));
+    // No heartbeat was sent since the operator was added: pd used the stream store 1 reports on.
+    const first = await pushed;
+    assert.equal(first.regionId, 2n);
+    assert.equal(first.transferLeader?.peer?.storeId, 4n);
+    assert.equal(first.header?.clusterId, client.clusterId);
     const listed = await request(pd, "GET", "/pd/api/v1/operators");
     assert.deepEqual(
       (listed.body.operators as Array<{ regionId: string }>).map((operator) => operator.regionId),

@@ -29,6 +29,7 @@ import {
   systemClock,
   systemRandom,
   systemTimers,
+  TaskScope,
   type TimerHandle,
   type Timers,
 } from "#runtime";
@@ -49,6 +50,7 @@ import {
   type PdBackend,
 } from "../storage/index.ts";
 import { TsoAllocator } from "../tso/tso-allocator.ts";
+import { HeartbeatStreams } from "./heartbeat-streams.ts";
 import { createPdHttpRoutes, type PdHttpDependencies } from "./http-api.ts";
 import { type HttpServerHandle, startHttpServer } from "./http-server.ts";
 import { LeaderGuard } from "./leader-guard.ts";
@@ -171,7 +173,18 @@ async function startMember(options: PdOptions, logger: Logger, closers: Closers)
   const clusterId = await resolveClusterId(backend, clock, timers, options.random ?? systemRandom);
   const log = logger.child({ clusterId, member: member.name });
 
-  const leader = new LeaderServices(options, backend, clusterId, log, metrics, clock, timers);
+  const heartbeatStreams = new HeartbeatStreams();
+  const leader = new LeaderServices(
+    options,
+    backend,
+    clusterId,
+    log,
+    metrics,
+    clock,
+    timers,
+    heartbeatStreams,
+  );
+  closers.leader = () => leader.close();
   const guard = new LeaderGuard({
     election: backend.election,
     startup: () => leader.start(),
@@ -182,6 +195,7 @@ async function startMember(options: PdOptions, logger: Logger, closers: Closers)
   closers.guard = () => guard.close();
   routing.grpc = createPdService({
     ...leader.serviceParts(),
+    heartbeatStreams,
     clusterId,
     guard,
     election: backend.election,
@@ -221,6 +235,8 @@ class LeaderServices {
   readonly tso: TsoAllocator;
   readonly gcSafePoint: GcSafePoint;
   coordinator: Coordinator | undefined;
+  /** Scheduling passes and region checks; a pass of an ended term finishes on its own discarded coordinator. */
+  private readonly scope: TaskScope;
   private scheduleTimer: TimerHandle | undefined;
   private scheduling = false;
   private readonly regionGauge: Gauge;
@@ -237,7 +253,12 @@ class LeaderServices {
     metrics: MetricFactory,
     private readonly clock: Clock,
     private readonly timers: Timers,
+    private readonly heartbeatStreams: HeartbeatStreams,
   ) {
+    this.scope = new TaskScope({
+      name: "pd scheduling",
+      onError: (error, task) => logger.warn({ err: error, task }, "pd scheduling task failed"),
+    });
     const storage = backend.storage;
     this.cluster = new ClusterState({
       storage,
@@ -302,16 +323,22 @@ class LeaderServices {
     const loaded = await this.cluster.load();
     await this.ids.start();
     await this.gcSafePoint.load();
-    this.coordinator = new Coordinator({
+    const coordinator = new Coordinator({
       cluster: this.cluster,
       allocId: () => this.ids.allocate(),
       clock: this.clock,
       config: this.options.schedule,
+      sendStep: (storeId, step) => this.heartbeatStreams.send(storeId, step),
+      onRegionsToCheck: () =>
+        this.scope.spawn("region check", async () => {
+          if (this.coordinator === coordinator) await coordinator.checkRegions();
+        }),
     });
+    this.coordinator = coordinator;
     // The TSO goes last: it starts its timer, and serving timestamps means the term is fully ready.
     await this.tso.start();
     this.scheduleTimer = this.timers.setInterval(
-      () => void this.runSchedule(),
+      () => this.scope.spawn("scheduling pass", () => this.runSchedule()),
       this.options.scheduleIntervalMs,
     );
     this.logger.info({ ...loaded, tsoWindowEndMs: this.tso.persistedWindowEndMs }, "pd leader state loaded");
@@ -325,6 +352,11 @@ class LeaderServices {
     this.coordinator = undefined;
     this.cluster.reset();
     this.updateGauges();
+  }
+
+  /** After the guard has stopped the term: waits for the passes and checks still running. */
+  close(): Promise<void> {
+    return this.scope.close();
   }
 
   private updateGauges(): void {
@@ -353,8 +385,6 @@ class LeaderServices {
       await coordinator.runOnce();
       await this.cluster.tombstoneEmptyOfflineStores();
       this.updateGauges();
-    } catch (error) {
-      this.logger.warn({ err: error }, "scheduling round failed");
     } finally {
       this.scheduling = false;
     }
@@ -469,10 +499,14 @@ interface Closers {
   grpc?: Closer;
   http?: Closer;
   guard?: Closer;
+  leader?: Closer;
   backend?: Closer;
 }
-/** Stop taking requests first, then stop leading (stops TSO and scheduling), then release the backend (and its lease). */
-const CLOSE_ORDER: ReadonlyArray<keyof Closers> = ["grpc", "http", "guard", "backend"];
+/**
+ * Stop taking requests first, then stop leading (stops TSO and scheduling), wait for scheduling work still
+ * running, then release the backend (and its lease).
+ */
+const CLOSE_ORDER: ReadonlyArray<keyof Closers> = ["grpc", "http", "guard", "leader", "backend"];
 
 async function closeAll(closers: Closers, logger: Logger): Promise<void> {
   for (const name of CLOSE_ORDER) {

@@ -22,6 +22,7 @@ import { isEpochStale, StaleRegionError } from "../cluster/region-tree.ts";
 import type { IdAllocator } from "../id/id-allocator.ts";
 import type { Election } from "../storage/index.ts";
 import type { TsoAllocator } from "../tso/tso-allocator.ts";
+import type { HeartbeatStreams, HeartbeatStreamWriter } from "./heartbeat-streams.ts";
 import type { LeaderGuard } from "./leader-guard.ts";
 import { ClusterMismatchError, InvalidArgumentError, toMember, toPdError } from "./pd-errors.ts";
 import { SerialTaskQueue } from "./serial-task-queue.ts";
@@ -42,6 +43,8 @@ export interface PdServiceDependencies {
   readonly gcSafePoint: GcSafePoint;
   /** The coordinator of the current leader term, if scheduling runs. */
   readonly operators: () => RegionOperatorSource | undefined;
+  /** Where each store's heartbeat stream is registered, so pd can send it an operator step unasked. */
+  readonly heartbeatStreams: HeartbeatStreams;
   readonly logger: Logger;
   readonly metrics: MetricFactory;
 }
@@ -229,6 +232,7 @@ class RequestGate {
     handle: (request: Request) => Promise<Body<Response>>,
   ): handleUnaryCall<Request, Response> {
     return (call, callback) => {
+      // `run` turns every failure into an error header, so this never rejects: the caller always hears.
       void this.run(method, access, call.request, messages, handle).then((response) =>
         callback(null, response),
       );
@@ -271,8 +275,15 @@ function regionHeartbeatStream(
   gate: RequestGate,
   dependencies: PdServiceDependencies,
 ): handleBidiStreamingCall<pdpb.RegionHeartbeatRequest, pdpb.RegionHeartbeatResponse> {
-  return (call) =>
-    serveStream(call, async (request) => {
+  return (call) => {
+    const writer: HeartbeatStreamWriter = {
+      send: (response) => {
+        if (!isWritable(call)) return false;
+        call.write({ ...response, header: gate.header(undefined) });
+        return true;
+      },
+    };
+    const handle = async (request: pdpb.RegionHeartbeatRequest) => {
       let operator: pdpb.RegionHeartbeatResponse | undefined;
       const response = await gate.run(
         "RegionHeartbeat",
@@ -282,6 +293,8 @@ function regionHeartbeatStream(
         async (heartbeat) => {
           const info = regionInfoFromHeartbeat(heartbeat);
           await dependencies.cluster.regionHeartbeat(info, heartbeat.term);
+          // Bound before the coordinator runs: an operator it starts now can already reach this store.
+          if (info.leader !== undefined) dependencies.heartbeatStreams.bind(info.leader.storeId, writer);
           operator = dependencies.operators()?.onRegionHeartbeat(info);
           return {};
         },
@@ -289,39 +302,63 @@ function regionHeartbeatStream(
       if (response.header?.error !== undefined) return { ...response, regionId: request.region?.id ?? 0n };
       // The stream only answers a healthy heartbeat when there is an operator step to deliver.
       return operator === undefined ? undefined : { ...operator, header: gate.header(undefined) };
-    });
+    };
+    serveStream(call, handle, () => dependencies.heartbeatStreams.unbind(writer));
+  };
 }
 
 /**
  * Serves a bidirectional stream in request order. The stream ends when the client half-closes (after the
  * queued replies) or is cancelled; a client that floods it past the bound is cut off with RESOURCE_EXHAUSTED.
+ * `onFinished` runs once when the stream can take no more replies.
  */
 function serveStream<Request, Response>(
   call: ServerDuplexStream<Request, Response>,
   handle: (request: Request) => Promise<Response | undefined>,
+  onFinished?: () => void,
 ): void {
   const queue = new SerialTaskQueue(MAX_PENDING_STREAM_REQUESTS);
-  const writable = (): boolean => !call.cancelled && !call.writableEnded && !call.destroyed;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    onFinished?.();
+  };
+  const fail = (code: status, details: string): void => {
+    // grpc-js turns an "error" event on a server stream into the call's final status.
+    if (isWritable(call)) call.emit("error", { code, details });
+    finish();
+  };
   call.on("data", (request: Request) => {
     const accepted = queue.push(async () => {
-      const response = await handle(request);
-      if (response !== undefined && writable()) call.write(response);
+      try {
+        const response = await handle(request);
+        if (response !== undefined && isWritable(call)) call.write(response);
+      } catch (error) {
+        // Handlers answer failures in their replies; reaching here is a bug, and the client must hear of it.
+        fail(status.INTERNAL, error instanceof Error ? error.message : String(error));
+      }
     });
-    if (!accepted && writable()) {
-      // grpc-js turns an "error" event on a server stream into the call's final status.
-      call.emit("error", {
-        code: status.RESOURCE_EXHAUSTED,
-        details: `more than ${MAX_PENDING_STREAM_REQUESTS} requests pending on one stream`,
-      });
-    }
+    if (!accepted)
+      fail(
+        status.RESOURCE_EXHAUSTED,
+        `more than ${MAX_PENDING_STREAM_REQUESTS} requests pending on one stream`,
+      );
   });
   call.on("end", () => {
+    // The queue's tasks never reject (see above), so whenIdle always resolves.
     void queue.whenIdle().then(() => {
-      if (writable()) call.end();
+      if (isWritable(call)) call.end();
+      finish();
     });
   });
-  // A client that goes away mid-stream is normal; its pending replies are dropped by `writable`.
-  call.on("error", () => {});
+  call.on("cancelled", finish);
+  // A client that goes away mid-stream is normal; its pending replies are dropped by `isWritable`.
+  call.on("error", finish);
+}
+
+function isWritable(call: ServerDuplexStream<unknown, unknown>): boolean {
+  return !call.cancelled && !call.writableEnded && !call.destroyed;
 }
 
 function regionResponse(
