@@ -4,14 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
-import { beforeEach, describe, test } from "node:test";
+import { afterEach, beforeEach, describe, test } from "node:test";
 import { eraftpb, metapb, pdpb } from "#proto";
 import { Scheduler, VirtualClock } from "#sim";
 import type { PeerChange } from "../raftstore/raft-command.ts";
 import type { RegionHeartbeatInfo } from "../raftstore/store.ts";
 import { silentLogger } from "../testing/silent-observability.ts";
 import { waitFor } from "../testing/wait-for.ts";
-import { PdWorker, type PdWorkerClient, type PdWorkerStore } from "./pd-worker.ts";
+import { PdWorker, type PdWorkerClient, type PdWorkerStore, PENDING_PEER_CHECK_MS } from "./pd-worker.ts";
 
 const STORE_ID = 1n;
 const STORE_HEARTBEAT_MS = 10_000;
@@ -131,6 +131,7 @@ describe("pd worker", () => {
     });
     worker.start();
   });
+  afterEach(() => worker.close());
 
   test("store heartbeats: at start and every interval, with disk and region figures", async () => {
     // Each heartbeat reads the file system (statfs), so its arrival is awaited rather than assumed.
@@ -145,7 +146,6 @@ describe("pd worker", () => {
     assert.deepEqual([stats.regionCount, stats.leaderCount, stats.receivingSnapCount], [7, 2, 1]);
     assert.equal(stats.usedSize, 4096n);
     assert.equal(stats.isStopping, false);
-    worker.close();
   });
 
   test("a heartbeat due while the previous one is still in flight is folded into it", async () => {
@@ -154,15 +154,12 @@ describe("pd worker", () => {
     await waitFor("the first store heartbeat", () => pd.storeHeartbeats.length === 1);
     await settle();
     assert.equal(pd.storeHeartbeats.length, 1);
-    worker.close();
   });
 
   test("reportStopping sends a heartbeat with is_stopping at once", async () => {
     await waitFor("the first store heartbeat", () => pd.storeHeartbeats.length === 1);
     await worker.reportStopping();
     assert.equal(pd.storeHeartbeats.at(-1)?.isStopping, true);
-    worker.close();
-    assert.equal(pd.closed, true);
   });
 
   test("region heartbeats: changed regions soon, all regions periodically and after a reconnect", () => {
@@ -178,7 +175,6 @@ describe("pd worker", () => {
     pd.regionHeartbeats.length = 0;
     pd.handlers!.onReconnect!();
     assert.deepEqual(pd.regionHeartbeats, [1n, 2n]);
-    worker.close();
   });
 
   test("change-peer operators become add-learner, promote and remove", async () => {
@@ -201,7 +197,6 @@ describe("pd worker", () => {
       `change 1 promote 30 role=${metapb.PeerRole.VOTER}`,
       "change 1 remove 30 role=0",
     ]);
-    worker.close();
   });
 
   test("transfer-leader and split operators; a split without keys leaves the key to the store", async () => {
@@ -216,7 +211,6 @@ describe("pd worker", () => {
     pd.operator({ regionId: 1n, splitRegion: { policy: pdpb.CheckPolicy.SCAN, keys: [] } });
     await settle();
     assert.deepEqual(store.calls, ["transfer 1 12", "split 2 [m,t]", "split 2 []", "split 1 []"]);
-    worker.close();
   });
 
   test("operators for a stale epoch, a region not led here, or an error reply are ignored", async () => {
@@ -229,7 +223,6 @@ describe("pd worker", () => {
     });
     await settle();
     assert.deepEqual(store.calls, []);
-    worker.close();
   });
 
   test("an operator repeated while the first run is in progress runs once", async () => {
@@ -247,6 +240,58 @@ describe("pd worker", () => {
     pd.operator(addLearner);
     await settle();
     assert.equal(store.calls.length, 2, "after it finished, pd's repeat runs again");
-    worker.close();
+  });
+  test("a region reported with pending peers is reported again as soon as they have caught up", () => {
+    const learner = metapb.Peer.fromPartial({ id: 30n, storeId: 3n, role: metapb.PeerRole.LEARNER });
+    const catchingUp = { ...ledRegion(1n, [learner]), pendingPeers: [learner] };
+    store.regions = [catchingUp];
+    worker.regionChanged(1n);
+    scheduler.runFor(1);
+    assert.deepEqual(pd.regionHeartbeats, [1n]);
+
+    scheduler.runFor(PENDING_PEER_CHECK_MS * 5);
+    assert.deepEqual(pd.regionHeartbeats, [1n], "nothing new to say while the learner catches up");
+
+    store.regions = [{ ...catchingUp, pendingPeers: [] }];
+    scheduler.runFor(PENDING_PEER_CHECK_MS);
+    assert.deepEqual(pd.regionHeartbeats, [1n, 1n], "reported within one check of catching up");
+
+    scheduler.runFor(REGION_HEARTBEAT_MS - PENDING_PEER_CHECK_MS * 7 - 1);
+    assert.deepEqual(pd.regionHeartbeats, [1n, 1n], "and then no more until the periodic round");
+  });
+
+  test("a region led elsewhere by now is no longer followed for its pending peers", () => {
+    const learner = metapb.Peer.fromPartial({ id: 30n, storeId: 3n, role: metapb.PeerRole.LEARNER });
+    store.regions = [{ ...ledRegion(1n, [learner]), pendingPeers: [learner] }];
+    worker.regionChanged(1n);
+    scheduler.runFor(1);
+    store.regions = [];
+    scheduler.runFor(PENDING_PEER_CHECK_MS);
+    assert.deepEqual(pd.regionHeartbeats, [1n]);
+    // Only the periodic timers are left.
+    assert.equal(scheduler.pendingCount, 2);
+  });
+
+  test("close gives up on an operator in flight and leaves no timer, stream or task behind", async () => {
+    await waitFor("the first store heartbeat", () => pd.storeHeartbeats.length === 1);
+    store.hold = new Promise(() => {});
+    const learner = metapb.Peer.fromPartial({ id: 30n, storeId: 3n, role: metapb.PeerRole.LEARNER });
+    store.regions = [{ ...ledRegion(1n, [learner]), pendingPeers: [learner] }];
+    worker.regionChanged(1n);
+    scheduler.runFor(1);
+    pd.operator({
+      changePeer: { peer: { id: 40n, storeId: 4n }, changeType: eraftpb.ConfChangeType.ADD_LEARNER_NODE },
+    });
+    await settle();
+    assert.equal(store.calls.length, 1, "the operator is running");
+
+    await worker.close();
+    assert.equal(pd.closed, true);
+    assert.equal(scheduler.pendingCount, 0, "no timer survives close");
+    worker.regionChanged(1n);
+    pd.operator({ transferLeader: { peer: { id: 12n, storeId: 2n } } });
+    await settle();
+    assert.equal(scheduler.pendingCount, 0, "a closed worker starts nothing");
+    assert.equal(store.calls.length, 1);
   });
 });

@@ -2,9 +2,18 @@
  * The store's conversation with pd: a store heartbeat every `pd.store-heartbeat-interval` [10 s]
  * (capacity and free space of the data directory's file system, region and leader counts, `is_stopping`
  * during a graceful shutdown); region heartbeats from every region this store leads, at once when a region
- * changes (leader, epoch, peers) and for all of them every `pd.region-heartbeat-interval` [60 s] and after
- * the heartbeat stream reconnects (a new pd leader knows nothing yet); and the operators pd answers with
- * (change peer, transfer leader, split), executed through the store facade.
+ * changes (leader, epoch, peers), when a peer it reported as catching up has caught up, for all of them
+ * every `pd.region-heartbeat-interval` [60 s] and after the heartbeat stream reconnects (a new pd leader
+ * knows nothing yet); and the operators pd answers with (change peer, transfer leader, split), executed
+ * through the store facade.
+ *
+ * pd moves an operator one step further each time it hears the region, so how soon a leader reports is
+ * how fast a multi-step operator (add a learner, wait for it to catch up, promote it) completes. The store
+ * reports its own changes; a peer catching up is no event of the store, so the worker reads the regions
+ * it reported with pending peers again every PENDING_PEER_CHECK_MS until they have none.
+ *
+ * Everything the worker starts (heartbeats, operators) runs in its task scope: `close` cancels it and
+ * resolves once nothing the worker started is left.
  *
  * pd leader changes are followed by the pd client: unary calls go to the new leader and the heartbeat
  * stream reopens there, calling `onReconnect`.
@@ -13,9 +22,15 @@ import { statfs } from "node:fs/promises";
 import type { RegionHeartbeatStream } from "#client";
 import type { Logger } from "#observability";
 import { eraftpb, metapb, pdpb } from "#proto";
-import type { Clock, TimerHandle, Timers } from "#runtime";
+import { type Clock, TaskScope, type TimerHandle, type Timers } from "#runtime";
 import type { PeerChange } from "../raftstore/raft-command.ts";
 import type { RegionHeartbeatInfo, StoreStatsInfo } from "../raftstore/store.ts";
+
+/**
+ * A learner usually catches up within one snapshot; looking five times a second costs one progress read
+ * per such region and delays the operator's next step by at most this much.
+ */
+export const PENDING_PEER_CHECK_MS = 200;
 
 /** What the pd worker needs from the store. */
 export interface PdWorkerStore {
@@ -52,9 +67,13 @@ export interface PdWorkerOptions {
 
 export class PdWorker {
   private stream: Pick<RegionHeartbeatStream, "send" | "close"> | undefined;
+  private readonly scope: TaskScope;
   private readonly timers: TimerHandle[] = [];
   private readonly changedRegions = new Set<bigint>();
   private changeFlush: TimerHandle | undefined;
+  /** Regions last reported with pending peers, with those peers' ids, until a report shows none. */
+  private readonly catchingUp = new Map<bigint, string>();
+  private catchUpCheck: TimerHandle | undefined;
   /** Regions with an operator being executed; pd repeats operators until done, so repeats are skipped. */
   private readonly operating = new Set<bigint>();
   private stopping = false;
@@ -65,6 +84,10 @@ export class PdWorker {
   constructor(private readonly options: PdWorkerOptions) {
     this.startedAtSeconds = Math.floor(options.clock.nowMs() / 1000);
     this.lastStoreHeartbeatSeconds = this.startedAtSeconds;
+    this.scope = new TaskScope({
+      name: `pd worker of store ${options.store.storeId}`,
+      onError: (error, task) => options.logger.warn({ err: error, task }, "pd worker task failed"),
+    });
   }
 
   start(): void {
@@ -74,14 +97,15 @@ export class PdWorker {
       onReconnect: () => this.heartbeatAllRegions(),
     });
     this.timers.push(
-      timers.setInterval(() => void this.heartbeatStore(), this.options.storeHeartbeatIntervalMs),
+      timers.setInterval(() => this.spawnStoreHeartbeat(), this.options.storeHeartbeatIntervalMs),
       timers.setInterval(() => this.heartbeatAllRegions(), this.options.regionHeartbeatIntervalMs),
     );
-    void this.heartbeatStore();
+    this.spawnStoreHeartbeat();
   }
 
   /** The store observer hook: the region's leader, epoch or peers changed, so pd should hear soon. */
   regionChanged(regionId: bigint): void {
+    if (this.stream === undefined) return;
     this.changedRegions.add(regionId);
     // Changes of one store-loop turn (a split touches several regions) go out together.
     this.changeFlush ??= this.options.timers.setTimeout(() => {
@@ -108,12 +132,25 @@ export class PdWorker {
     return this.storeHeartbeatInFlight;
   }
 
-  close(): void {
+  /**
+   * Stops every timer and the heartbeat stream, and resolves once the heartbeats and operators in flight
+   * have settled or been given up on: an operator's store call is the store's to finish (it fails its
+   * proposals when it closes), so the worker stops waiting for it rather than hold the shutdown.
+   */
+  async close(): Promise<void> {
     for (const timer of this.timers.splice(0)) timer.cancel();
     this.changeFlush?.cancel();
     this.changeFlush = undefined;
+    this.catchUpCheck?.cancel();
+    this.catchUpCheck = undefined;
+    this.catchingUp.clear();
     this.stream?.close();
     this.stream = undefined;
+    await this.scope.close();
+  }
+
+  private spawnStoreHeartbeat(): void {
+    this.scope.spawn("store heartbeat", (signal) => untilAborted(this.heartbeatStore(), signal));
   }
 
   private async sendStoreHeartbeat(): Promise<void> {
@@ -175,6 +212,33 @@ export class PdWorker {
         term: info.term,
         interval: undefined,
       });
+      this.followCatchUp(info);
+    }
+  }
+
+  /** pd waits for pending peers to catch up (a learner is promoted only then): it must hear when they have. */
+  private followCatchUp(info: RegionHeartbeatInfo): void {
+    const regionId = info.region.id;
+    if (info.pendingPeers.length === 0) {
+      this.catchingUp.delete(regionId);
+      return;
+    }
+    this.catchingUp.set(regionId, peerIds(info.pendingPeers));
+    this.catchUpCheck ??= this.options.timers.setTimeout(() => this.checkCatchUp(), PENDING_PEER_CHECK_MS);
+  }
+
+  private checkCatchUp(): void {
+    this.catchUpCheck = undefined;
+    const changed: RegionHeartbeatInfo[] = [];
+    for (const [regionId, reported] of this.catchingUp) {
+      const info = this.options.store.regionHeartbeat(regionId);
+      // Led elsewhere now: the new leader reports the region, pending peers included.
+      if (info === undefined) this.catchingUp.delete(regionId);
+      else if (peerIds(info.pendingPeers) !== reported) changed.push(info);
+    }
+    this.heartbeatRegions(changed);
+    if (this.catchingUp.size > 0 && this.stream !== undefined) {
+      this.catchUpCheck ??= this.options.timers.setTimeout(() => this.checkCatchUp(), PENDING_PEER_CHECK_MS);
     }
   }
 
@@ -188,14 +252,18 @@ export class PdWorker {
       );
       return;
     }
+    const regionId = response.regionId;
     const operation = this.operationFor(response);
-    if (operation === undefined || this.operating.has(response.regionId)) return;
-    this.operating.add(response.regionId);
-    void operation()
-      .catch((error: unknown) =>
-        logger.warn({ err: error, regionId: response.regionId }, "executing a pd operator failed"),
-      )
-      .finally(() => this.operating.delete(response.regionId));
+    if (operation === undefined || this.operating.has(regionId)) return;
+    this.operating.add(regionId);
+    const spawned = this.scope.spawn(`pd operator on region ${regionId}`, async (signal) => {
+      try {
+        await untilAborted(operation(), signal);
+      } finally {
+        this.operating.delete(regionId);
+      }
+    });
+    if (!spawned) this.operating.delete(regionId);
   }
 
   /** The store call an operator asks for, or undefined when it does not apply to this store's region now. */
@@ -265,6 +333,35 @@ function peerChangeOf(changePeer: pdpb.ChangePeer, region: metapb.Region): PeerC
     default:
       return { type: "remove", peer: assertNever(changePeer.changeType) };
   }
+}
+
+function peerIds(peers: readonly metapb.Peer[]): string {
+  return peers
+    .map((peer) => peer.id)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .join(",");
+}
+
+/**
+ * Settles as `work` does, or rejects with the abort reason as soon as `signal` aborts. `work` is not
+ * stopped (its owner settles it); its outcome after the abort is handled here and so never unhandled.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function assertNever(value: never): never {
