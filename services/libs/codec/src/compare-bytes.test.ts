@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { compareBytes } from "./compare-bytes.ts";
-import { byteStringPair, oracleCompareBytes, RUNS } from "./test-support.ts";
+import { byteStringPair, oracleCompareBytes, RUNS } from "./testing/fixtures.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 

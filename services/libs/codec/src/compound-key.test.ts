@@ -29,7 +29,7 @@ import {
   oracleCompareBytes,
   RUNS,
   uint64,
-} from "./test-support.ts";
+} from "./testing/fixtures.ts";
 
 interface Row {
   readonly name: Uint8Array;

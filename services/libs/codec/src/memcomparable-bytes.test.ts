@@ -17,7 +17,7 @@ import {
   byteStringPair,
   oracleCompareBytes,
   RUNS,
-} from "./test-support.ts";
+} from "./testing/fixtures.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 

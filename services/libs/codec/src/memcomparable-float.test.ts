@@ -18,7 +18,7 @@ import {
   float64,
   oracleCompareBytes,
   RUNS,
-} from "./test-support.ts";
+} from "./testing/fixtures.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 

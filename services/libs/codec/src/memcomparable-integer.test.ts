@@ -21,7 +21,7 @@ import {
   oracleCompareBytes,
   RUNS,
   uint64,
-} from "./test-support.ts";
+} from "./testing/fixtures.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 

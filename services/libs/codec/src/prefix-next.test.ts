@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { prefixNext } from "./prefix-next.ts";
-import { byteString, concatBytes, oracleCompareBytes, RUNS } from "./test-support.ts";
+import { byteString, concatBytes, oracleCompareBytes, RUNS } from "./testing/fixtures.ts";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 

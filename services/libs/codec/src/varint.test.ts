@@ -9,7 +9,7 @@ import {
   int64,
   RUNS,
   uint64,
-} from "./test-support.ts";
+} from "./testing/fixtures.ts";
 import {
   decodeUvarint,
   decodeVarint,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { runWriterUntilKilled } from "./kill-test-harness.ts";
 import { openRocksDb } from "./rocks-db.ts";
-import { temporaryDirectory } from "./test-support.ts";
+import { temporaryDirectory } from "./testing/fixtures.ts";
+import { runWriterUntilKilled } from "./testing/kill-test-harness.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const root = temporaryDirectory("rocksdb-durability");
@@ -13,7 +13,7 @@ describe("RocksDb durability", () => {
   it("keeps every acknowledged synced batch, whole, after the writer is killed with SIGKILL", async () => {
     const path = join(root, "killed-writer");
     const highest = await runWriterUntilKilled({
-      writer: new URL("./testdata/sync-writer.ts", import.meta.url),
+      writer: new URL("./testing/sync-writer-process.ts", import.meta.url),
       directory: path,
       acknowledgementsBeforeKill: ACKNOWLEDGEMENTS_BEFORE_KILL,
     });

@@ -7,7 +7,7 @@ import { MAX_KEY_BYTES } from "./key-range.ts";
 import { openRocksDb, type RocksDb } from "./rocks-db.ts";
 import { RocksDbError } from "./rocks-db-error.ts";
 import type { Entry, IterateOptions } from "./rocks-reader.ts";
-import { bytes, hex, modelScan, temporaryDirectory, text } from "./test-support.ts";
+import { bytes, hex, modelScan, temporaryDirectory, text } from "./testing/fixtures.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const root = temporaryDirectory("rocksdb");

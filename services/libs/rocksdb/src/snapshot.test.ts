@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { openRocksDb, type RocksDb } from "./rocks-db.ts";
 import { RocksDbError } from "./rocks-db-error.ts";
 import type { IterateOptions } from "./rocks-reader.ts";
-import { bytes, hex, modelScan, temporaryDirectory, text } from "./test-support.ts";
+import { bytes, hex, modelScan, temporaryDirectory, text } from "./testing/fixtures.ts";
 import { WriteBatch } from "./write-batch.ts";
 
 const root = temporaryDirectory("rocksdb-snapshot");

@@ -179,7 +179,7 @@ describe("GracefulShutdown", () => {
   });
 
   it("shuts a real child process down on SIGTERM in order with exit code 0", async () => {
-    const script = fileURLToPath(new URL("./testdata/shutdown-child.ts", import.meta.url));
+    const script = fileURLToPath(new URL("./testing/shutdown-child-process.ts", import.meta.url));
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
     try {
       let stdout = "";

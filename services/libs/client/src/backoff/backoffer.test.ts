@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SeededRandom } from "#runtime";
 import { Scheduler, VirtualClock } from "#sim";
+import { settle } from "../testing/virtual-time.ts";
 import { BackoffBudgetExceededError } from "./backoff-budget-exceeded-error.ts";
 import { type BackoffKind, BackoffKinds } from "./backoff-kind.ts";
 import { Backoffer } from "./backoffer.ts";
-import { settle } from "./test-virtual-time.ts";
 
 function setup(budgetMs: number, signal?: AbortSignal) {
   const scheduler = new Scheduler();

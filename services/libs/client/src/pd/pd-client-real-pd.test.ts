@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { metapb, pdpb } from "#proto";
 import { pdOptionsWithDefaults, type RunningPd, startPd } from "../../../../pd/src/server/pd-server.ts";
+import { unusedAddress } from "../testing/unused-address.ts";
 import { PdClient } from "./pd-client.ts";
 import { PdServerError, PdUnavailableError } from "./pd-errors.ts";
-import { unusedAddress } from "./test-addresses.ts";
 
 const CLIENTS = 8;
 const CALLERS_PER_CLIENT = 16;

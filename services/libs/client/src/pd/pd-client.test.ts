@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { metapb, pdpb } from "#proto";
+import { TestPdServer } from "../testing/pd-server.ts";
+import { unusedAddress } from "../testing/unused-address.ts";
 import { PdClient } from "./pd-client.ts";
 import type { PdClientOptions } from "./pd-client-options.ts";
 import {
@@ -9,8 +11,6 @@ import {
   PdServerError,
   PdUnavailableError,
 } from "./pd-errors.ts";
-import { unusedAddress } from "./test-addresses.ts";
-import { TestPdServer } from "./test-pd-server.ts";
 
 const CLUSTER_ID = 7n;
 const FAST_BACKOFF = { baseMs: 5, capMs: 50 };

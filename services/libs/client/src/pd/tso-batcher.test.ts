@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { LOGICAL_LIMIT, splitTimestamp } from "#codec";
+import { TestPdServer } from "../testing/pd-server.ts";
 import { PdClient } from "./pd-client.ts";
 import type { PdClientOptions } from "./pd-client-options.ts";
 import {
@@ -10,7 +11,6 @@ import {
   TsoDeadlineExceededError,
   TsoQueueFullError,
 } from "./pd-errors.ts";
-import { TestPdServer } from "./test-pd-server.ts";
 
 const CLUSTER_ID = 7n;
 const FAST_BACKOFF = { baseMs: 5, capMs: 50 };

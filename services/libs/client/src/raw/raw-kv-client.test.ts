@@ -18,12 +18,12 @@ import type { RegionCommandCase } from "../rpc/region-request-sender.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { UnknownOutcomeError } from "../rpc/rpc-errors.ts";
 import { StoreConnection } from "../rpc/store-connection.ts";
-import { NO_ANSWER, type TestCommandHandler } from "../rpc/test-batch-server.ts";
+import { NO_ANSWER, type TestCommandHandler } from "../testing/batch-server.ts";
+import { FakeCluster, key } from "../testing/fake-cluster.ts";
 import { RawKvClient } from "./raw-kv-client.ts";
 import type { RawKvSettings } from "./raw-kv-client-options.ts";
 import { RawKvArgumentError, RawKvClientClosedError } from "./raw-kv-errors.ts";
 import { RawKvMetrics } from "./raw-kv-metrics.ts";
-import { FakeCluster, key } from "./test-fake-cluster.ts";
 
 const LETTER_SPLITS = ["b", "d", "f", "h", "j", "l", "n", "p", "r", "t", "v", "x"];
 
@@ -38,9 +38,9 @@ const instantTimers: Timers = {
 const text = (bytes: Uint8Array | undefined): string | undefined =>
   bytes === undefined ? undefined : new TextDecoder().decode(bytes);
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 500 && !condition(); attempt++) await sleep(10);
-  assert.ok(condition(), "condition never held");
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !(await condition()); attempt++) await sleep(10);
+  assert.ok(await condition(), "condition never held");
 }
 
 interface Harness {
@@ -368,7 +368,8 @@ describe("RawKvClient", () => {
       error: errorpb.Error.fromPartial({ serverIsBusy: { reason: "test" } }),
     });
     const pending = harness.client.get(key("k1"));
-    await waitFor(() => harness.cluster.received.length > 0);
+    // Sleeping, not merely sent: a call whose RPC is still in flight ends with the RPC's closed error.
+    await waitFor(async () => (await harness.backoffs("serverBusy")) > 0);
     await harness.client.close();
     await assert.rejects(pending, RawKvClientClosedError);
     assert.equal(harness.cluster.received.length, 1, "the call stopped after the first serverBusy backoff");

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { metapb } from "#proto";
+import { FakePd, text } from "../testing/fake-pd.ts";
+import { setupCache } from "../testing/region-cache-setup.ts";
 import { RegionVerId } from "./region-ver-id.ts";
-import { FakePd, text } from "./test-fake-pd.ts";
-import { setupCache } from "./test-region-cache-setup.ts";
 
 function peerOn(region: metapb.Region, storeId: bigint): metapb.Peer {
   const peer = region.peers.find((candidate) => candidate.storeId === storeId);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BackoffBudgetExceededError } from "../backoff/backoff-budget-exceeded-error.ts";
+import { FakePd, key, text } from "../testing/fake-pd.ts";
+import { setupCache } from "../testing/region-cache-setup.ts";
 import { RegionMissError } from "./region-cache-errors.ts";
-import { FakePd, key, text } from "./test-fake-pd.ts";
-import { setupCache } from "./test-region-cache-setup.ts";
 
 function rangeOf(location: { startKey: Uint8Array; endKey: Uint8Array }): [string, string] {
   return [text(location.startKey), text(location.endKey)];

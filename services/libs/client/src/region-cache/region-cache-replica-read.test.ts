@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakePd } from "./test-fake-pd.ts";
-import { setupCache } from "./test-region-cache-setup.ts";
+import { FakePd } from "../testing/fake-pd.ts";
+import { setupCache } from "../testing/region-cache-setup.ts";
 
 describe("RegionCache replica read", () => {
   it("leader reads go to the leader and are not marked as replica reads", async () => {

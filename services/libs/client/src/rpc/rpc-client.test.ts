@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { createRegistry, MetricFactory } from "#observability";
 import type { tikvpb } from "#proto";
 import { SeededRandom, sleep, systemTimers, type TimerHandle, type Timers } from "#runtime";
-import { unusedAddress } from "../pd/test-addresses.ts";
+import { echoHandler, NO_ANSWER, TestBatchServer } from "../testing/batch-server.ts";
+import { unusedAddress } from "../testing/unused-address.ts";
 import { RpcClient } from "./rpc-client.ts";
 import type { RpcClientOptions } from "./rpc-client-options.ts";
 import {
@@ -13,7 +14,6 @@ import {
   RpcTimeoutError,
   StoreUnavailableError,
 } from "./rpc-errors.ts";
-import { echoHandler, NO_ANSWER, TestBatchServer } from "./test-batch-server.ts";
 
 const LONG_TIMEOUT_MS = 30_000;
 

@@ -7,7 +7,7 @@ import { compareBytes } from "#codec";
 import { metapb } from "#proto";
 import type { PdRegion, PdStore } from "../pd/pd-client.ts";
 import { PdUnavailableError } from "../pd/pd-errors.ts";
-import type { RegionCachePd } from "./region-cache.ts";
+import type { RegionCachePd } from "../region-cache/region-cache.ts";
 
 export function key(text: string): Uint8Array {
   return new TextEncoder().encode(text);

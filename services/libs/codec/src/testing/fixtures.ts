@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CodecError, type CodecErrorReason } from "./codec-error.ts";
-import { INT64_MAX, INT64_MIN, UINT64_MAX } from "./integer-range.ts";
+import { CodecError, type CodecErrorReason } from "../codec-error.ts";
+import { INT64_MAX, INT64_MIN, UINT64_MAX } from "../integer-range.ts";
 
 export const RUNS = { numRuns: 1000 } as const;
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import type { IterateOptions } from "./rocks-reader.ts";
+import type { IterateOptions } from "../rocks-reader.ts";
 
 /** A fresh directory removed after the enclosing test file, even when a test fails. */
 export function temporaryDirectory(prefix: string): string {

@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { SeededRandom } from "#runtime";
 import { Scheduler, VirtualClock } from "#sim";
 import { Backoffer } from "../backoff/backoffer.ts";
-import { settle } from "../backoff/test-virtual-time.ts";
-import type { KeyLocation } from "./key-location.ts";
-import { RegionCache } from "./region-cache.ts";
-import type { ReplicaReadMode, RpcContext } from "./rpc-context.ts";
-import { FakePd, key } from "./test-fake-pd.ts";
+import type { KeyLocation } from "../region-cache/key-location.ts";
+import { RegionCache } from "../region-cache/region-cache.ts";
+import type { ReplicaReadMode, RpcContext } from "../region-cache/rpc-context.ts";
+import { FakePd, key } from "./fake-pd.ts";
+import { settle } from "./virtual-time.ts";
 
 export interface SetupOptions {
   readonly pd?: FakePd;

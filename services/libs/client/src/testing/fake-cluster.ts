@@ -9,7 +9,7 @@ import { compareBytes } from "#codec";
 import { errorpb, type kvrpcpb, metapb, tikvpb } from "#proto";
 import type { PdRegion, PdStore } from "../pd/pd-client.ts";
 import type { RegionCachePd } from "../region-cache/region-cache.ts";
-import { NO_ANSWER, type TestAnswer, TestBatchServer } from "../rpc/test-batch-server.ts";
+import { NO_ANSWER, type TestAnswer, TestBatchServer } from "./batch-server.ts";
 
 interface FakeRegion {
   meta: metapb.Region;
