@@ -52,6 +52,8 @@ export type Member = EtcdMember | PdMember | StoreMember;
 
 export interface ClusterPlan {
   readonly dataDir: string;
+  /** Voters pd keeps for every region: three, or one per store when there are fewer stores. */
+  readonly replicas: number;
   readonly etcd: EtcdMember | undefined;
   readonly pd: readonly PdMember[];
   readonly stores: readonly StoreMember[];
@@ -71,6 +73,8 @@ export const REPOSITORY_ROOT = fileURLToPath(new URL("../../../../../", import.m
 /** Passed to every store so the launcher knows how long a graceful stop may take. */
 export const PLAYGROUND_STORE_SHUTDOWN_DEADLINE_MS = 20_000;
 const STOP_MARGIN_MS = 5_000;
+/** pd's own default; fewer stores than this get one replica each, which pd could not otherwise reach. */
+const MAX_REPLICAS = 3;
 const ETCD_STOP_TIMEOUT_MS = 10_000;
 const ETCD_NAME = "etcd";
 
@@ -89,14 +93,15 @@ export async function planCluster(inputs: PlanInputs): Promise<ClusterPlan> {
   };
   const etcd =
     options.pdCount > 1 ? etcdMember(options.dataDir, inputs.etcdBinary, portPair(ETCD_NAME)) : undefined;
+  const replicas = Math.min(MAX_REPLICAS, options.storeCount);
   const pd = range(options.pdCount).map((index) =>
-    pdMember(options.dataDir, `pd-${index}`, portPair(`pd-${index}`), etcd),
+    pdMember(options.dataDir, `pd-${index}`, portPair(`pd-${index}`), etcd, replicas),
   );
   const pdAddresses = pd.map((member) => member.clientAddress);
   const stores = range(options.storeCount).map((index) =>
     storeMember(options.dataDir, `store-${index}`, portPair(`store-${index}`), pdAddresses),
   );
-  return { dataDir: options.dataDir, etcd, pd, stores };
+  return { dataDir: options.dataDir, replicas, etcd, pd, stores };
 }
 
 export function membersOf(plan: ClusterPlan): readonly Member[] {
@@ -167,6 +172,7 @@ function pdMember(
   name: string,
   [clientPort, httpPort]: readonly [number, number],
   etcd: EtcdMember | undefined,
+  replicas: number,
 ): PdMember {
   const memberDir = join(dataDir, name);
   const httpUrl = `http://${PLAYGROUND_HOST}:${httpPort}`;
@@ -180,6 +186,7 @@ function pdMember(
       ...tsxEntry("services/pd/src/main.ts"),
       ...["--name", name, "--data-dir", memberDir, "--listen-host", PLAYGROUND_HOST],
       ...["--client-port", String(clientPort), "--http-port", String(httpPort)],
+      ...["--schedule.max-replicas", String(replicas)],
       ...(etcd === undefined ? [] : ["--etcd.endpoints", etcd.clientUrl]),
     ],
     clientAddress: `${PLAYGROUND_HOST}:${clientPort}`,

@@ -33,11 +33,17 @@ export function superviseInForeground(
       if (stopping !== undefined) return;
       clearInterval(statusTimer);
       output.line(`${reason}; stopping the playground`);
-      stopping = stopMembers(cluster, output).then((exitCode) => {
-        for (const signal of PLAYGROUND_SIGNALS) process.off(signal, onSignal);
-        onStopped();
-        return exitCode;
-      });
+      stopping = stopMembers(cluster, output)
+        .catch((error: unknown) => {
+          output.error(`stopping the playground failed: ${errorMessage(error)}`);
+          return 1;
+        })
+        .then((exitCode) => {
+          for (const signal of PLAYGROUND_SIGNALS) process.off(signal, onSignal);
+          onStopped();
+          return exitCode;
+        });
+      // Failures became exit code 1 above, so this always settles the launcher's promise.
       void stopping.then(resolve);
     };
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -92,6 +98,7 @@ function startStatusUpdates(
     if (inFlight) return;
     inFlight = true;
     void fetchStatusLine(pdHttpUrl, new Date())
+      .catch((error: unknown) => `status unavailable: ${errorMessage(error)}`)
       .then((line) => {
         // An answer that arrives after Ctrl-C would interleave with the stop report.
         if (!isStopping()) output.status(line);
@@ -100,4 +107,8 @@ function startStatusUpdates(
         inFlight = false;
       });
   }, intervalMs);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -7,9 +7,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Member, REPOSITORY_ROOT } from "./cluster-plan.ts";
 import type { StopOutcome } from "./process-control.ts";
+import { sleepUnlessAborted } from "./sleep-unless-aborted.ts";
 
 export interface ExitStatus {
   readonly code: number | null;
@@ -85,7 +85,7 @@ export class ManagedChild {
 
   private async exitsWithin(timeoutMs: number): Promise<boolean> {
     const abort = new AbortController();
-    const timedOut = sleep(timeoutMs, "timeout" as const, { signal: abort.signal }).catch(() => "timeout");
+    const timedOut = sleepUnlessAborted(timeoutMs, abort.signal).then(() => "timeout" as const);
     const outcome = await Promise.race([this.exited.then(() => "exited" as const), timedOut]);
     abort.abort();
     return outcome === "exited";

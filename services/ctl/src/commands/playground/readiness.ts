@@ -1,13 +1,14 @@
 /**
  * Waiting for the playground to come up: each member's health URL answers 200, then pd lists every store
- * as up and the cluster has its first region with a leader. A member that exits while we wait fails the
+ * as up and the cluster's first region has a leader and all its voters (pd adds them within seconds of
+ * the stores joining; a region with one replica would lose data with one store). A member that exits while we wait fails the
  * start at once with the end of its log, rather than after the whole timeout.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CommandError } from "../../cli-errors.ts";
 import { asArray, asRecord } from "../../json-value.ts";
 import { describeExit, type ManagedChild } from "./managed-child.ts";
+import { sleepUnlessAborted } from "./sleep-unless-aborted.ts";
 
 /** Fresh start of pd + 3 stores through tsx takes a few seconds; a loaded 2-core machine several times that. */
 export const STARTUP_TIMEOUT_MS = 90_000;
@@ -62,9 +63,11 @@ export interface ClusterExpectation {
   readonly pdHttpUrl: string;
   /** gRPC addresses of the stores this playground runs; pd may also remember stores of earlier runs. */
   readonly storeAddresses: readonly string[];
+  /** Voters the first region must have. */
+  readonly replicas: number;
 }
 
-/** Every expected store up in pd and the first region elected a leader: the cluster can serve requests. */
+/** Every expected store up in pd, and the first region has a leader and its voters: the cluster serves. */
 export async function waitUntilClusterReady(
   children: readonly ManagedChild[],
   expectation: ClusterExpectation,
@@ -75,7 +78,7 @@ export async function waitUntilClusterReady(
     children,
     { deadline, interrupt },
     () => isClusterReady(expectation),
-    `pd at ${expectation.pdHttpUrl} did not report ${expectation.storeAddresses.length} stores up and a region leader`,
+    `pd at ${expectation.pdHttpUrl} did not report ${expectation.storeAddresses.length} stores up and a first region with a leader and ${expectation.replicas} voters`,
   );
 }
 
@@ -88,7 +91,10 @@ async function isClusterReady(expectation: ClusterExpectation): Promise<boolean>
   const regions = asArray(
     asRecord(await getJson(`${expectation.pdHttpUrl}/pd/api/v1/regions?limit=1`)).regions,
   );
-  return regions.length > 0 && asRecord(regions[0]).leader !== undefined;
+  if (regions.length === 0) return false;
+  const first = asRecord(regions[0]);
+  const voters = asArray(first.peers).filter((peer) => asRecord(peer).role === "voter");
+  return first.leader !== undefined && voters.length >= expectation.replicas;
 }
 
 async function pollUntil(
@@ -109,8 +115,8 @@ async function pollUntil(
         children.map((child) => child.member.logPath),
       );
     }
-    // An interrupted sleep rejects with a generic AbortError; the loop's first line throws the real reason.
-    await sleep(POLL_INTERVAL_MS, undefined, { signal: interrupt }).catch(() => undefined);
+    // An interrupted sleep ends early; the loop's first line throws the interruption's reason.
+    await sleepUnlessAborted(POLL_INTERVAL_MS, interrupt);
   }
 }
 

@@ -45,12 +45,15 @@ export class RunningCluster {
     if (this.plan.etcd !== undefined) await this.startGroup([this.plan.etcd], deadline, interrupt);
     await this.startGroup(this.plan.pd, deadline, interrupt);
     await this.startGroup(this.plan.stores, deadline, interrupt);
-    this.progress("waiting for the stores to register and the first region to elect a leader");
+    this.progress(
+      `waiting for the stores to register and the first region to elect a leader and reach ${this.plan.replicas} voters`,
+    );
     await waitUntilClusterReady(
       this.children,
       {
         pdHttpUrl: this.plan.pd[0]!.httpUrl,
         storeAddresses: this.plan.stores.map((store) => store.address),
+        replicas: this.plan.replicas,
       },
       deadline,
       interrupt,
