@@ -34,6 +34,7 @@ export class MetadataWriter {
         existing.value = value;
         existing.waiters.push({ resolve, reject });
       }
+      // The flush answers every waiter with its batch's outcome and never rejects itself.
       if (!this.flushing) void this.flush();
     });
   }

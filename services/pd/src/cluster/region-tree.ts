@@ -9,6 +9,7 @@
  */
 import { compareBytes } from "#codec";
 import type { metapb } from "#proto";
+import { InvariantError } from "#runtime";
 import type { RegionInfo } from "./cluster-view.ts";
 
 export class StaleRegionError extends Error {
@@ -123,7 +124,7 @@ export class RegionTree {
   private indexOf(region: RegionInfo): number {
     const index = this.lastStartingAtOrBefore(region.meta.startKey);
     if (this.ordered[index] !== region) {
-      throw new Error(`region tree corrupt: region ${region.meta.id} is not at its start key`);
+      throw new InvariantError(`region tree corrupt: region ${region.meta.id} is not at its start key`);
     }
     return index;
   }

@@ -3,7 +3,7 @@
  * saved before any id in it is returned, so after a crash or a leader change the next leader starts from
  * the saved end and can never hand out an id twice. A crash wastes at most the rest of one block.
  */
-import { ID_NEXT_KEY, type MetaStorage } from "../storage/index.ts";
+import { ID_NEXT_KEY, MalformedStoredValueError, type MetaStorage } from "../storage/index.ts";
 
 export const DEFAULT_ID_BLOCK_SIZE = 1000;
 
@@ -103,7 +103,6 @@ async function loadBlockEnd(storage: MetaStorage): Promise<bigint> {
   const saved = await storage.load(ID_NEXT_KEY);
   if (saved === undefined) return 0n;
   const text = new TextDecoder().decode(saved);
-  if (!/^\d+$/.test(text))
-    throw new Error(`stored id block end "${text}" at key ${ID_NEXT_KEY} is not a number`);
+  if (!/^\d+$/.test(text)) throw new MalformedStoredValueError(ID_NEXT_KEY, text, "an id block end");
   return BigInt(text);
 }

@@ -4,6 +4,7 @@
  * which epoch change it causes, so the operator can tell its own epoch changes from someone else's.
  */
 import { eraftpb, metapb, pdpb } from "#proto";
+import { InvariantError } from "#runtime";
 import type { ClusterView, RegionInfo } from "../cluster/cluster-view.ts";
 import { epochOf, isPendingPeer, isVoter, peerOnStore } from "./region-peers.ts";
 
@@ -259,5 +260,7 @@ export function peerCountChange(
 }
 
 function assertNever(step: never): never {
-  throw new Error(`unknown operator step kind ${String((step as { readonly kind?: unknown }).kind)}`);
+  throw new InvariantError(
+    `unknown operator step kind ${String((step as { readonly kind?: unknown }).kind)}`,
+  );
 }

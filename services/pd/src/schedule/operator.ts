@@ -4,6 +4,7 @@
  * heartbeats move it forward; an epoch change its own steps do not explain means someone else changed
  * the region, so the plan is void.
  */
+import { InvariantError } from "#runtime";
 import type { RegionInfo } from "../cluster/cluster-view.ts";
 import {
   changesVersion,
@@ -83,7 +84,11 @@ export class Operator {
   private finishedAtWallClockMs: number | undefined;
 
   constructor(options: OperatorOptions) {
-    if (options.steps.length === 0) throw new Error(`operator "${options.description}" has no steps`);
+    if (options.steps.length === 0) {
+      throw new InvariantError(
+        `operator "${options.description}" for region ${options.region.meta.id} has no steps`,
+      );
+    }
     this.description = options.description;
     this.kind = options.kind;
     this.priority = options.priority;

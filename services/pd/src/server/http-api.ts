@@ -34,7 +34,7 @@ import type { RegionInfo, StoreInfo } from "../cluster/cluster-view.ts";
 import { type Coordinator, ScheduleRequestError } from "../schedule/index.ts";
 import type { Election, MemberInfo } from "../storage/index.ts";
 import { HttpError, type HttpRequest, type HttpResponse, type HttpRoute } from "./http-server.ts";
-import type { LeaderGuard } from "./leader-guard.ts";
+import { type LeaderGuard, NotLeaderServingError } from "./leader-guard.ts";
 import { parseOperatorRequest } from "./operator-request.ts";
 
 export interface PdHttpDependencies {
@@ -197,7 +197,8 @@ async function leaderRedirect(
   try {
     await dependencies.guard.ensureLeader();
     return undefined;
-  } catch {
+  } catch (error) {
+    if (!(error instanceof NotLeaderServingError)) throw error;
     const leader = dependencies.election.leader();
     const leaderHttpUrl = leader?.httpUrls[0];
     if (

@@ -63,6 +63,7 @@ export async function startHttpServer(options: {
 }): Promise<HttpServerHandle> {
   const compiled = options.routes.map((route) => ({ route, segments: splitPath(route.pattern) }));
   return startHttpListener(options.host, options.port, (request, response) => {
+    // `serve` answers every failure with an error response, so it never rejects.
     void serve(compiled, request, response, options.onError);
   });
 }
@@ -93,6 +94,11 @@ async function serve(
     send(response, await found.route.handle({ method: found.route.method, url, params: found.params, body }));
   } catch (error) {
     if (!(error instanceof HttpError)) onError?.(error);
+    // A failure while the response was being written can only be told by ending the connection.
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
     const status = error instanceof HttpError ? error.status : 500;
     send(response, { status, body: { error: error instanceof Error ? error.message : String(error) } });
   }

@@ -114,4 +114,20 @@ describe("LeaderGuard", () => {
     // Whatever that start-up set up after the loss is torn down again.
     assert.equal(teardowns(), 3);
   });
+  it("close waits for a start-up in progress, and what that start-up set up is torn down", async () => {
+    const { group, guard, startups, teardowns } = setup();
+    group.elect(1n);
+    await settle();
+    let closed = false;
+    const closing = guard.close().then(() => {
+      closed = true;
+    });
+    await settle();
+    assert.equal(closed, false, "the start-up still loads state from the backend");
+    assert.equal(teardowns(), 1, "serving stopped at once");
+    startups[0]!.resolve();
+    await closing;
+    assert.equal(guard.isReady, false);
+    assert.equal(teardowns(), 2, "the overtaken start-up's set-up is undone before close resolves");
+  });
 });

@@ -47,7 +47,10 @@ export class LeaderGuard {
   private ready: Promise<void> = Promise.resolve();
   private markReady: () => void = () => {};
   private retryTimer: TimerHandle | undefined;
-  /** The latest start-up attempt; a new one waits for it so two never load state at the same time. */
+  /**
+   * The latest start-up attempt (it never rejects); a new one waits for it so two never load state at the
+   * same time, and `close` waits for it.
+   */
   private startupRun: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
 
@@ -72,9 +75,14 @@ export class LeaderGuard {
     }
   }
 
-  close(): void {
+  /**
+   * Stops serving at once, then waits for a start-up still running: it sees that it was overtaken and
+   * tears down what it set up, which must happen before the backend it loads from is closed.
+   */
+  async close(): Promise<void> {
     this.unsubscribe?.();
     this.stopLeading("closed");
+    await this.startupRun;
   }
 
   private onChange(isLeader: boolean): void {

@@ -25,7 +25,6 @@ import {
   type Clock,
   loadConfig,
   type Random,
-  sleep,
   systemClock,
   systemRandom,
   systemTimers,
@@ -41,15 +40,9 @@ import { GcSafePoint } from "../cluster/gc-safe-point.ts";
 import { type PdConfig, pdConfigSchema } from "../config.ts";
 import { IdAllocator } from "../id/id-allocator.ts";
 import { Coordinator, type ScheduleConfig, scheduleConfigFromValues } from "../schedule/index.ts";
-import {
-  CLUSTER_ID_KEY,
-  type MemberInfo,
-  NotLeaderError,
-  openEmbeddedBackend,
-  openEtcdBackend,
-  type PdBackend,
-} from "../storage/index.ts";
+import { type MemberInfo, openEmbeddedBackend, openEtcdBackend, type PdBackend } from "../storage/index.ts";
 import { TsoAllocator } from "../tso/tso-allocator.ts";
+import { resolveClusterId } from "./cluster-id.ts";
 import { HeartbeatStreams } from "./heartbeat-streams.ts";
 import { createPdHttpRoutes, type PdHttpDependencies } from "./http-api.ts";
 import { type HttpServerHandle, startHttpServer } from "./http-server.ts";
@@ -100,9 +93,6 @@ export interface RunningPd {
   close(): Promise<void>;
 }
 
-/** Longest a member waits for the cluster id when another member must create it first. */
-const CLUSTER_ID_WAIT_MS = 60_000;
-const CLUSTER_ID_POLL_MS = 100;
 /** gRPC calls in flight get this long to finish when pd shuts down. */
 const GRPC_SHUTDOWN_GRACE_MS = 1_000;
 const STORE_HEALTHS: readonly StoreHealth[] = ["up", "disconnected", "down", "offline", "tombstone"];
@@ -354,9 +344,9 @@ class LeaderServices {
     this.updateGauges();
   }
 
-  /** After the guard has stopped the term: waits for the passes and checks still running. */
-  close(): Promise<void> {
-    return this.scope.close();
+  /** After the guard has stopped the term: waits for the passes, checks and TSO extensions still running. */
+  async close(): Promise<void> {
+    await Promise.all([this.scope.close(), this.tso.close()]);
   }
 
   private updateGauges(): void {
@@ -455,43 +445,6 @@ function openConfiguredBackend(options: PdOptions, self: MemberInfo, logger: Log
     // Without it the backend would log at its own fixed level, apart from the member's configured logger.
     logger,
   });
-}
-
-/**
- * The cluster id is created once, by the first leader, and stored; every member (and every later start)
- * reads it back. A member that is not the leader of a brand-new cluster waits for the leader to create it.
- */
-async function resolveClusterId(
-  backend: PdBackend,
-  clock: Clock,
-  timers: Timers,
-  random: Random,
-): Promise<bigint> {
-  const deadline = clock.monotonicMs() + CLUSTER_ID_WAIT_MS;
-  while (clock.monotonicMs() < deadline) {
-    const saved = await backend.storage.load(CLUSTER_ID_KEY);
-    if (saved !== undefined) return parseClusterId(saved);
-    if (backend.election.isLeader) {
-      // Like PD: creation time in the high half keeps ids of clusters made at different times apart.
-      const id = (BigInt(Math.floor(clock.nowMs() / 1000)) << 32n) | BigInt(random.nextUint32());
-      try {
-        await backend.storage.save(CLUSTER_ID_KEY, new TextEncoder().encode(id.toString()));
-        return id;
-      } catch (error) {
-        if (!(error instanceof NotLeaderError)) throw error;
-      }
-    }
-    await sleep(CLUSTER_ID_POLL_MS, timers);
-  }
-  throw new Error(
-    `no cluster id appeared in ${CLUSTER_ID_WAIT_MS} ms: no pd member became leader to create it`,
-  );
-}
-
-function parseClusterId(saved: Uint8Array): bigint {
-  const text = new TextDecoder().decode(saved);
-  if (!/^\d+$/.test(text) || text === "0") throw new Error(`stored cluster id "${text}" is not a valid id`);
-  return BigInt(text);
 }
 
 type Closer = () => Promise<void> | void;

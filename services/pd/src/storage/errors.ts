@@ -38,3 +38,28 @@ export class StorageError extends Error {
     });
   }
 }
+
+/** etcd did not answer within the time pd gives it (a keepalive, a watch being set up, a call at close). */
+export class EtcdTimeoutError extends Error {
+  override readonly name = "EtcdTimeoutError";
+
+  constructor(
+    readonly operation: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`etcd ${operation} did not finish within ${timeoutMs} ms`);
+  }
+}
+
+/** A value pd reads back from its metadata store is not what pd writes there: the store was tampered with or corrupted. */
+export class MalformedStoredValueError extends Error {
+  override readonly name = "MalformedStoredValueError";
+
+  constructor(
+    readonly key: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`stored value "${value}" at key ${key} is not ${expected}`);
+  }
+}

@@ -8,6 +8,9 @@
  * etcd-meta-storage.ts), so a member that lost the key can never write, even before it notices.
  * Leadership is believed only until `sentAt + TTL` of the last acknowledged keepalive (measured on the
  * monotonic clock from before the request was sent, so never later than etcd's own expiry).
+ *
+ * Steps and lease revocations run in the election's task scope; `close` ends them within one request
+ * timeout and leaves whatever etcd has not answered by then to the client's own close.
  */
 import {
   EtcdLeaseInvalidError,
@@ -18,9 +21,9 @@ import {
   type Watcher,
 } from "etcd3";
 import type { Logger } from "#observability";
-import type { Clock, TimerHandle, Timers } from "#runtime";
+import { type Clock, TaskScope, type TimerHandle, type Timers } from "#runtime";
 import type { Election, LeadershipListener } from "./election.ts";
-import { StorageError } from "./errors.ts";
+import { EtcdTimeoutError, StorageError } from "./errors.ts";
 import { LEADER_KEY, MEMBERS_PREFIX, memberKey } from "./etcd-layout.ts";
 import { LeadershipListeners } from "./leadership-listeners.ts";
 import { decodeMember, encodeMember, type MemberInfo } from "./member.ts";
@@ -57,14 +60,14 @@ export class EtcdElection implements Election {
   private watcher: Watcher | undefined;
   private stepTimer: TimerHandle | undefined;
   private expiryTimer: TimerHandle | undefined;
-  private stepInFlight: Promise<void> | undefined;
+  private readonly scope: TaskScope;
+  private stepping = false;
   private stepRequested = false;
   private campaignNotBeforeMs = 0;
   private failingSinceMs: number | undefined;
   /** etcd revision at which `knownLeader` was observed; older watch events and reads are ignored. */
   private leaderObservedRevision = 0n;
   private closed = false;
-  private readonly pendingRevocations = new Set<Promise<void>>();
   private readonly listeners: LeadershipListeners;
   private readonly ttlMs: number;
   private readonly selfRecord: Buffer;
@@ -73,6 +76,10 @@ export class EtcdElection implements Election {
     this.ttlMs = options.leaseTtlSeconds * 1000;
     this.selfRecord = encodeMember(options.self);
     this.listeners = new LeadershipListeners(options.logger);
+    this.scope = new TaskScope({
+      name: "pd etcd election",
+      onError: (error, task) => options.logger.warn({ err: error, task }, "etcd election task failed"),
+    });
   }
 
   /** Registers the member, learns the leader or wins the election, then keeps doing so in the background. */
@@ -87,7 +94,7 @@ export class EtcdElection implements Election {
       throw error;
     }
     const intervalMs = Math.max(MIN_STEP_INTERVAL_MS, election.ttlMs / STEPS_PER_TTL);
-    election.stepTimer = options.timers.setInterval(() => void election.requestStep(), intervalMs);
+    election.stepTimer = options.timers.setInterval(() => election.requestStep(), intervalMs);
     return election;
   }
 
@@ -126,8 +133,13 @@ export class EtcdElection implements Election {
   async resign(): Promise<void> {
     if (!this.term) return;
     this.campaignNotBeforeMs = this.options.clock.monotonicMs() + this.ttlMs;
-    this.stepDown("resigned", "info");
-    await this.settleWithin(Promise.all(this.pendingRevocations), this.options.requestTimeoutMs);
+    const lease = this.endTerm("resigned", "info");
+    this.requestStep();
+    await this.settleWithin(
+      lease && this.revoke(lease),
+      this.options.requestTimeoutMs,
+      "leader lease revoke",
+    );
   }
 
   /** A guarded write found the leader key changed: this member lost the election without noticing yet. */
@@ -155,20 +167,30 @@ export class EtcdElection implements Election {
     const { clock, requestTimeoutMs } = this.options;
     const deadlineMs = clock.monotonicMs() + requestTimeoutMs;
     const remainingMs = () => Math.max(0, deadlineMs - clock.monotonicMs());
-    await this.settleWithin(this.stepInFlight, remainingMs());
-    await this.settleWithin(this.watcher?.cancel(), remainingMs());
-    this.stepDown("closing", "info");
-    await this.settleWithin(Promise.all(this.pendingRevocations), remainingMs());
-    await this.settleWithin(this.memberLease?.revoke(this.callDeadline()), remainingMs());
+    await this.settleWithin(this.scope.close(), remainingMs(), "election steps and revocations");
+    await this.settleWithin(this.watcher?.cancel(), remainingMs(), "leader key watch cancel");
+    const lease = this.endTerm("closing", "info");
+    await this.settleWithin(lease && this.revoke(lease), remainingMs(), "leader lease revoke");
+    await this.settleWithin(
+      this.memberLease?.revoke(this.callDeadline()),
+      remainingMs(),
+      "member lease revoke",
+    );
     this.memberLease = undefined;
   }
 
-  private settleWithin(promise: Promise<unknown> | undefined, timeoutMs: number): Promise<void> {
-    if (!promise) return Promise.resolve();
-    return withTimeout(promise, timeoutMs, this.options.timers).then(
-      () => undefined,
-      () => undefined,
-    );
+  /** Waits for `promise` at most `timeoutMs`; a failure or timeout is only logged: closing goes on regardless. */
+  private async settleWithin(
+    promise: Promise<unknown> | undefined,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
+    if (!promise) return;
+    try {
+      await withTimeout(promise, timeoutMs, this.options.timers, what);
+    } catch (error) {
+      this.options.logger.debug({ err: error, what }, "etcd election: gave up waiting");
+    }
   }
 
   /** gRPC deadlines are wall-clock instants. */
@@ -176,16 +198,22 @@ export class EtcdElection implements Election {
     return { deadline: Date.now() + this.options.requestTimeoutMs };
   }
 
-  private requestStep(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.stepInFlight) {
+  /** Runs a step soon; one asked for while a step runs is folded into one more run after it. */
+  private requestStep(): void {
+    if (this.closed) return;
+    if (this.stepping) {
       this.stepRequested = true;
-      return this.stepInFlight;
+      return;
     }
-    this.stepInFlight = this.stepRepeatedly().finally(() => {
-      this.stepInFlight = undefined;
+    this.stepping = true;
+    const started = this.scope.spawn("election step", async () => {
+      try {
+        await this.stepRepeatedly();
+      } finally {
+        this.stepping = false;
+      }
     });
-    return this.stepInFlight;
+    if (!started) this.stepping = false;
   }
 
   private async stepRepeatedly(): Promise<void> {
@@ -212,12 +240,12 @@ export class EtcdElection implements Election {
       if (this.memberLease !== lease) return;
       this.memberLease = undefined;
       this.options.logger.warn({ err: error }, "member registration lease lost; registering again");
-      void this.requestStep();
+      this.requestStep();
     });
     try {
       await lease.put(memberKey(this.options.self.memberId)).value(this.selfRecord);
     } catch (error) {
-      await lease.revoke().catch(() => undefined);
+      await this.revoke(lease);
       throw error;
     }
     this.memberLease = lease;
@@ -283,7 +311,12 @@ export class EtcdElection implements Election {
     try {
       // The gRPC deadline ends a stuck keepalive stream; the timeout guards against one that ignores it.
       const deadline = { deadline: Date.now() + renewalIntervalMs };
-      const response = await withTimeout(term.lease.keepaliveOnce(deadline), renewalIntervalMs, timers);
+      const response = await withTimeout(
+        term.lease.keepaliveOnce(deadline),
+        renewalIntervalMs,
+        timers,
+        "leader lease keepalive",
+      );
       if (this.term !== term) return;
       term.lastRenewalSentMs = sentMs;
       term.validUntilMs = sentMs + Math.min(Number(response.TTL) * 1000, this.ttlMs);
@@ -306,18 +339,28 @@ export class EtcdElection implements Election {
     }, delayMs);
   }
 
-  /** `info` for a step-down we chose (resign, close); `warn` when leadership was lost. */
-  private stepDown(reason: string, level: "info" | "warn" = "warn"): void {
+  /** Leadership was lost: end the term, give up its lease and look around again. */
+  private stepDown(reason: string): void {
+    const lease = this.endTerm(reason, "warn");
+    if (lease === undefined) return;
+    this.revokeInBackground(lease);
+    this.requestStep();
+  }
+
+  /**
+   * Ends the term here and returns its lease, which the caller revokes: revoking deletes the leader key
+   * at once if it is still ours, so a successor need not wait for the TTL. `info` for a step-down we
+   * chose (resign, close); `warn` when leadership was lost.
+   */
+  private endTerm(reason: string, level: "info" | "warn"): Lease | undefined {
     const term = this.term;
-    if (!term) return;
+    if (!term) return undefined;
     this.term = undefined;
     this.expiryTimer?.cancel();
     this.knownLeader = undefined;
     this.options.logger[level]({ reason, revision: term.revision }, "stepped down as pd leader");
     this.listeners.emit({ isLeader: false });
-    // Revoking deletes the leader key at once if it is still ours, so a successor need not wait for the TTL.
-    this.revokeInBackground(term.lease);
-    void this.requestStep();
+    return term.lease;
   }
 
   private setKnownLeader(leader: MemberInfo | undefined, observedRevision: string): void {
@@ -346,7 +389,7 @@ export class EtcdElection implements Election {
     try {
       await waitUntilConnected(watcher, this.options.requestTimeoutMs, this.options.timers);
     } catch (error) {
-      await watcher.cancel().catch(() => undefined);
+      await this.settleWithin(watcher.cancel(), this.options.requestTimeoutMs, "leader key watch cancel");
       throw error;
     }
     return watcher;
@@ -376,17 +419,20 @@ export class EtcdElection implements Election {
     if (this.isStale(kv)) return;
     if (this.term) this.stepDown("leader key deleted");
     this.setKnownLeader(undefined, kv.mod_revision);
-    void this.requestStep();
+    this.requestStep();
   }
 
   private revokeInBackground(lease: Lease): void {
-    const revocation = lease
-      .revoke(this.callDeadline())
-      .catch((error: unknown) =>
-        this.options.logger.debug({ err: error }, "lease revoke failed; it will expire"),
-      )
-      .finally(() => this.pendingRevocations.delete(revocation));
-    this.pendingRevocations.add(revocation);
+    this.scope.spawn("lease revoke", () => this.revoke(lease));
+  }
+
+  /** Never rejects: a lease that cannot be revoked expires after its TTL anyway. */
+  private async revoke(lease: Lease): Promise<void> {
+    try {
+      await lease.revoke(this.callDeadline());
+    } catch (error) {
+      this.options.logger.debug({ err: error }, "lease revoke failed; it will expire");
+    }
   }
 
   private noteFailure(error: unknown): void {
@@ -406,12 +452,9 @@ export class EtcdElection implements Election {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, timers: Timers): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, timers: Timers, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = timers.setTimeout(
-      () => reject(new Error(`etcd request timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = timers.setTimeout(() => reject(new EtcdTimeoutError(what, timeoutMs)), timeoutMs);
     promise.then(
       (value) => {
         timer.cancel();
@@ -437,7 +480,7 @@ function waitUntilConnected(watcher: Watcher, timeoutMs: number, timers: Timers)
     const onConnected = (): void => settle();
     const onError = (error: unknown): void => settle(error);
     const timer = timers.setTimeout(
-      () => settle(new Error(`leader key watch not connected after ${timeoutMs} ms`)),
+      () => settle(new EtcdTimeoutError("leader key watch connect", timeoutMs)),
       timeoutMs,
     );
     watcher.once("connected", onConnected);

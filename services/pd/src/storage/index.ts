@@ -1,6 +1,6 @@
 export type { Election, LeadershipEvent, LeadershipListener } from "./election.ts";
 export { type EmbeddedBackendOptions, openEmbeddedBackend } from "./embedded-backend.ts";
-export { NotLeaderError, StorageError } from "./errors.ts";
+export { EtcdTimeoutError, MalformedStoredValueError, NotLeaderError, StorageError } from "./errors.ts";
 export { DEFAULT_LEASE_TTL_SECONDS, type EtcdBackendOptions, openEtcdBackend } from "./etcd-backend.ts";
 export { decodeMember, encodeMember, MalformedMemberError, type MemberInfo } from "./member.ts";
 export {

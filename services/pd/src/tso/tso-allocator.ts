@@ -10,12 +10,20 @@
  * Within the window, physical time follows the wall clock (every update tick) and also steps forward by
  * itself when half the logical range of the current millisecond is used, so a burst never exhausts it. If
  * the wall clock goes backwards, physical time simply stays where it is: timestamps never decrease.
+ *
+ * Extensions the update timer starts run in the allocator's task scope; `close` waits for them, so none
+ * writes to storage after pd has closed it.
  */
 
 import { LOGICAL_LIMIT } from "#codec";
 import type { pdpb } from "#proto";
-import type { Clock, TimerHandle, Timers } from "#runtime";
-import { type MetaStorage, NotLeaderError, TSO_WINDOW_KEY } from "../storage/index.ts";
+import { type Clock, TaskScope, type TimerHandle, type Timers } from "#runtime";
+import {
+  MalformedStoredValueError,
+  type MetaStorage,
+  NotLeaderError,
+  TSO_WINDOW_KEY,
+} from "../storage/index.ts";
 
 /** The most timestamps one request may take: a whole millisecond minus the never-served logical 0. */
 export const MAX_TSO_BATCH = LOGICAL_LIMIT - 1;
@@ -32,7 +40,7 @@ export interface TsoAllocatorOptions {
   /** Period of the timer that moves physical time to the wall clock and extends the window [50]. */
   readonly updateIntervalMs: number;
   /** Told about window extensions that failed in the background (requests see their own failures). */
-  readonly onBackgroundError?: (error: unknown) => void;
+  readonly onBackgroundError: (error: Error) => void;
 }
 
 /** This member is not (or no longer) serving timestamps: it is not the leader or has not finished starting. */
@@ -68,6 +76,7 @@ export class TsoAllocator {
   private windowEndMs = 0;
   private extension: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
+  private readonly scope: TaskScope;
 
   constructor(private readonly options: TsoAllocatorOptions) {
     if (!(options.windowMs > 0) || !(options.updateIntervalMs > 0)) {
@@ -75,6 +84,10 @@ export class TsoAllocator {
         `TSO windowMs and updateIntervalMs must be positive, got ${options.windowMs} and ${options.updateIntervalMs}`,
       );
     }
+    this.scope = new TaskScope({
+      name: "tso allocator",
+      onError: (error) => options.onBackgroundError(error),
+    });
   }
 
   get isServing(): boolean {
@@ -115,6 +128,12 @@ export class TsoAllocator {
     this.extension = undefined;
   }
 
+  /** Stops for good and waits for window extensions still being written. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.scope.close();
+  }
+
   /** Reserves `count` consecutive timestamps and returns the last one (the caller owns logical-count+1 .. logical). */
   async allocate(count: number): Promise<pdpb.Timestamp> {
     if (!Number.isInteger(count) || count < 1 || count > MAX_TSO_BATCH) throw new TsoInvalidCountError(count);
@@ -152,7 +171,8 @@ export class TsoAllocator {
     this.advancePhysical(nowMs);
     const remainingMs = this.windowEndMs - Math.max(nowMs, this.physicalMs);
     if (remainingMs < this.options.windowMs / 2) {
-      this.extendWindow(this.generation).catch((error: unknown) => this.options.onBackgroundError?.(error));
+      const generation = this.generation;
+      this.scope.spawn("tso window extension", () => this.extendWindow(generation));
     }
   }
 
@@ -191,9 +211,7 @@ async function loadWindowEnd(storage: MetaStorage): Promise<number> {
   const text = new TextDecoder().decode(saved);
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new Error(
-      `stored TSO window end "${text}" at key ${TSO_WINDOW_KEY} is not a millisecond timestamp`,
-    );
+    throw new MalformedStoredValueError(TSO_WINDOW_KEY, text, "a TSO window end in milliseconds");
   }
   return value;
 }
