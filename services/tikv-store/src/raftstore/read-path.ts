@@ -16,19 +16,12 @@ import {
   rawGet,
   rawScan,
 } from "../engine/kv-engine.ts";
-import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from "./region-errors.ts";
-import { epochOf, keyInRegion, rangeInRegion } from "./region-meta.ts";
+import { EpochNotMatchError, RegionNotFoundError } from "./region-errors.ts";
+import { epochOf } from "./region-meta.ts";
 
-/** Which keys a request touches, checked against the region before anything else happens. */
-export type KeyCheck =
-  | { readonly kind: "keys"; readonly keys: readonly Uint8Array[] }
-  /** The whole range [startKey, endKey) must lie in the region (empty endKey = unbounded). */
-  | { readonly kind: "range"; readonly startKey: Uint8Array; readonly endKey: Uint8Array }
-  /**
-   * A scan anchored at `key`: forward scans start there (it must be in the region); reverse scans end
-   * before it (exclusive upper bound; empty = unbounded), so the region must hold keys just below it.
-   */
-  | { readonly kind: "scan"; readonly key: Uint8Array; readonly reverse: boolean };
+// The request checks moved to request-check.ts; these stay until store.ts and served-store.ts import
+// them from there.
+export { checkKeys, type KeyCheck } from "./request-check.ts";
 
 /** Reads one region's data; each call is one consistent point-in-time read of the kv engine. */
 export interface RegionReader {
@@ -38,33 +31,6 @@ export interface RegionReader {
   batchGet(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
   /** Pairs of [startKey, endKey) clipped to the region's range. */
   scan(options: RawScanOptions): Promise<RawPair[]>;
-}
-
-/** Throws KeyNotInRegionError unless every key the request touches belongs to `region`. */
-export function checkKeys(check: KeyCheck, region: metapb.Region): void {
-  const notInRegion = (key: Uint8Array): KeyNotInRegionError =>
-    new KeyNotInRegionError(key, region.id, region.startKey, region.endKey);
-  switch (check.kind) {
-    case "keys":
-      for (const key of check.keys) if (!keyInRegion(key, region)) throw notInRegion(key);
-      return;
-    case "range":
-      if (!rangeInRegion(check.startKey, check.endKey, region)) throw notInRegion(check.startKey);
-      return;
-    case "scan":
-      if (!scanAnchorInRegion(check.key, check.reverse, region)) throw notInRegion(check.key);
-      return;
-    default:
-      check satisfies never;
-  }
-}
-
-function scanAnchorInRegion(key: Uint8Array, reverse: boolean, region: metapb.Region): boolean {
-  if (!reverse) return keyInRegion(key, region);
-  // An exclusive upper bound: the region must start below it and end at or above it.
-  if (key.length === 0) return region.endKey.length === 0;
-  if (Buffer.compare(key, region.startKey) <= 0) return false;
-  return region.endKey.length === 0 || Buffer.compare(key, region.endKey) <= 0;
 }
 
 /** What a reader checks before each call: the peer still owns the same range and the same data. */

@@ -1,12 +1,21 @@
 /**
  * Test-only: a pd (as the region cache sees it) and N stores over real gRPC, modelled just far enough to
  * answer raw requests the way real stores do: regions with epochs and leaders, one shared data map (every
- * replica always up to date), and the store's checks in order — region exists, epoch matches, this store
- * leads the region, keys lie in the region. Tests move leaders, split regions, let pd lag behind, stop
- * stores and inject region errors, then watch how the client retries. Not exported from the library.
+ * replica always up to date), and the store's own request checks (tikv-store's request-check.ts, answered
+ * through the store server's errorpb mapping), so a refusal here is the one a real store would send. Tests
+ * move leaders, split regions, let pd lag behind, stop stores and inject region errors, then watch how the
+ * client retries. Not exported from the library.
  */
 import { compareBytes } from "#codec";
-import { errorpb, type kvrpcpb, metapb, tikvpb } from "#proto";
+import type { errorpb, kvrpcpb } from "#proto";
+import { metapb, tikvpb } from "#proto";
+import { DATA_COMMAND_EPOCH_CHECK } from "../../../../tikv-store/src/raftstore/region-epoch.ts";
+import {
+  checkRequest,
+  type KeyCheck,
+  type RequestPeerView,
+} from "../../../../tikv-store/src/raftstore/request-check.ts";
+import { toRegionErrorProto } from "../../../../tikv-store/src/server/region-errors.ts";
 import type { PdRegion, PdStore } from "../pd/pd-client.ts";
 import type { RegionCachePd } from "../region-cache/region-cache.ts";
 import { NO_ANSWER, type TestAnswer, TestBatchServer } from "./batch-server.ts";
@@ -29,6 +38,10 @@ export interface InjectedError {
 }
 
 type Command = NonNullable<tikvpb.BatchCommandsRequest_Request["cmd"]>;
+
+const READ_COMMANDS: ReadonlySet<Command["$case"]> = new Set(["rawGet", "rawBatchGet", "rawScan"]);
+/** The fake has no elections: every leader is in this term (clients that send no term never notice). */
+const FAKE_TERM = 1;
 
 export class FakeCluster {
   readonly stores = new Map<bigint, TestBatchServer>();
@@ -167,44 +180,45 @@ export class FakeCluster {
     return rule.error;
   }
 
-  /** The store's checks, in the order a real store makes them. */
+  /** The store's checks on its peer of the request's region; the refusal a real store would answer. */
   private check(
     storeId: bigint,
     command: Command,
     context: kvrpcpb.Context | undefined,
   ): errorpb.Error | undefined {
-    const region = this.regions.find((candidate) => candidate.meta.id === context?.regionId);
-    if (region === undefined) {
-      return errorpb.Error.fromPartial({
-        message: "region not found",
-        regionNotFound: { regionId: context?.regionId ?? 0n },
-      });
+    if (context === undefined) throw new Error("the client sent a request without a context");
+    const region = this.regions.find((candidate) => candidate.meta.id === context.regionId);
+    const checks = {
+      epoch: DATA_COMMAND_EPOCH_CHECK,
+      keys: keyCheckOf(command),
+      allowFollower: READ_COMMANDS.has(command.$case) && context.replicaRead,
+    };
+    const currentRegions = () =>
+      this.sortedRegions().map((candidate) => metapb.Region.fromPartial(candidate.meta));
+    try {
+      checkRequest(storeId, region && this.peerView(region, storeId), context, checks, { currentRegions });
+      return undefined;
+    } catch (error) {
+      const refusal = toRegionErrorProto(error);
+      if (refusal === undefined) throw error;
+      return refusal;
     }
-    const epoch = region.meta.regionEpoch!;
-    if (context?.regionEpoch?.version !== epoch.version || context.regionEpoch.confVer !== epoch.confVer) {
-      const currentRegions = this.sortedRegions().map((candidate) =>
-        metapb.Region.fromPartial(candidate.meta),
-      );
-      return errorpb.Error.fromPartial({ message: "epoch not match", epochNotMatch: { currentRegions } });
-    }
-    if (region.leaderStoreId !== storeId) {
-      const leader = this.hintLeaders
-        ? region.meta.peers.find((peer) => peer.storeId === region.leaderStoreId)
-        : undefined;
-      return errorpb.Error.fromPartial({
-        message: "not leader",
-        notLeader: { regionId: region.meta.id, leader },
-      });
-    }
-    const outside = keysOf(command).find((candidate) => !inRange(region.meta, candidate));
-    if (outside !== undefined) {
-      const { startKey, endKey, id } = region.meta;
-      return errorpb.Error.fromPartial({
-        message: "key not in region",
-        keyNotInRegion: { key: outside, regionId: id, startKey, endKey },
-      });
-    }
-    return undefined;
+  }
+
+  /** This store's peer of `region`, as the store's checks see it; every replica is initialized and current. */
+  private peerView(region: FakeRegion, storeId: bigint): RequestPeerView | undefined {
+    const meta = region.meta.peers.find((peer) => peer.storeId === storeId);
+    if (meta === undefined) return undefined;
+    const leader = region.meta.peers.find((peer) => peer.storeId === region.leaderStoreId);
+    return {
+      meta,
+      region: region.meta,
+      initialized: true,
+      isGoingAway: false,
+      isLeader: region.leaderStoreId === storeId,
+      term: FAKE_TERM,
+      leaderPeer: () => (this.hintLeaders ? leader : undefined),
+    };
   }
 
   private execute(command: Command): object {
@@ -284,25 +298,25 @@ function answer(command: string, value: object): tikvpb.BatchCommandsResponse_Re
   } as tikvpb.DeepPartial<tikvpb.BatchCommandsResponse_Response>);
 }
 
-/** The keys a command touches that must lie in its region (a scan's anchor only). */
-function keysOf(command: Command): Uint8Array[] {
+/** The keys a command touches, as the store's handlers hand them to its checks. */
+function keyCheckOf(command: Command): KeyCheck | undefined {
   switch (command.$case) {
     case "rawGet":
     case "rawPut":
     case "rawDelete":
     case "rawCompareAndSwap":
-      return [command.value.key];
+      return { kind: "keys", keys: [command.value.key] };
     case "rawBatchGet":
     case "rawBatchDelete":
-      return command.value.keys;
+      return { kind: "keys", keys: command.value.keys };
     case "rawBatchPut":
-      return command.value.pairs.map((pair) => pair.key);
+      return { kind: "keys", keys: command.value.pairs.map((pair) => pair.key) };
     case "rawScan":
-      return command.value.reverse ? [] : [command.value.startKey];
+      return { kind: "scan", key: command.value.startKey, reverse: command.value.reverse };
     case "rawDeleteRange":
-      return [command.value.startKey];
+      return { kind: "range", startKey: command.value.startKey, endKey: command.value.endKey };
     default:
-      return [];
+      return undefined;
   }
 }
 
