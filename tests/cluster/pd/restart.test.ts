@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { metapb } from "#proto";
-import { PdTestClient } from "../../../services/pd/src/server/testing/pd-test-client.ts";
+import { PdTestClient } from "../../../services/pd/src/testing/pd-test-client.ts";
 import { timestampFromProto } from "../../../services/pd/src/tso/timestamp.ts";
 import { type PdProcess, spawnPd } from "./pd-process.ts";
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { metapb, pdpb } from "#proto";
 import type { Clock } from "#runtime";
-import { openMemoryBackend, testMember } from "../server/memory-backend.ts";
 import type { MetaStorage } from "../storage/index.ts";
+import { openMemoryBackend, testMember } from "../testing/memory-backend.ts";
 import { ClusterBootstrapper } from "./bootstrap.ts";
 import {
   AlreadyBootstrappedError,

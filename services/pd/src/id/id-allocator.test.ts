@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryPdGroup, testMember } from "../server/memory-backend.ts";
 import { ID_NEXT_KEY } from "../storage/index.ts";
+import { MemoryPdGroup, testMember } from "../testing/memory-backend.ts";
 import { IdAllocator, IdAllocatorNotServingError } from "./id-allocator.ts";
 
 function twoMembers() {

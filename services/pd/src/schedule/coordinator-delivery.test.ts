@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { eraftpb, metapb, type pdpb } from "#proto";
+import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
 import { Coordinator } from "./coordinator.ts";
-import { addStores, createScheduleHarness } from "./testing/schedule-harness.ts";
 
 interface SentStep {
   readonly storeId: bigint;

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { metapb } from "#proto";
-import { addStores, createScheduleHarness } from "./testing/schedule-harness.ts";
-import { runSchedulingLoop } from "./testing/schedule-loop.ts";
+import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
+import { runSchedulingLoop } from "../testing/schedule-loop.ts";
 
 type StoreCondition = "up" | "stopping" | "disconnected" | "down" | "offline";
 

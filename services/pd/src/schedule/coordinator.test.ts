@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { metapb } from "#proto";
 import type { RegionInfo } from "../cluster/cluster-view.ts";
+import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
+import { heartbeatAll, runSchedulingLoop } from "../testing/schedule-loop.ts";
+import type { SimulatedCluster } from "../testing/simulated-cluster.ts";
 import type { OperatorView } from "./operator.ts";
 import { BALANCE_LEADER_SCHEDULER } from "./schedulers/balance-leader.ts";
 import { BALANCE_REGION_SCHEDULER } from "./schedulers/balance-region.ts";
 import { EVICT_LEADER_SCHEDULER } from "./schedulers/evict-leader.ts";
-import { addStores, createScheduleHarness } from "./testing/schedule-harness.ts";
-import { heartbeatAll, runSchedulingLoop } from "./testing/schedule-loop.ts";
-import type { SimulatedCluster } from "./testing/simulated-cluster.ts";
 
 function voterStoreIds(region: RegionInfo): bigint[] {
   return region.meta.peers.filter((peer) => peer.role === metapb.PeerRole.VOTER).map((peer) => peer.storeId);

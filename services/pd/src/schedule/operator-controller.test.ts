@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addStores, createScheduleHarness, type ScheduleHarness } from "../testing/schedule-harness.ts";
 import type { Operator, OperatorPriority } from "./operator.ts";
 import { addPeerSteps, createOperator } from "./operator-builder.ts";
 import { type OperatorStep, removePeer, transferLeader } from "./operator-step.ts";
 import type { ScheduleConfig } from "./schedule-config.ts";
-import { addStores, createScheduleHarness, type ScheduleHarness } from "./testing/schedule-harness.ts";
 
 function setUp(overrides: Partial<ScheduleConfig> = {}) {
   const harness = createScheduleHarness(overrides);

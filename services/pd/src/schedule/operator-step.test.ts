@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { eraftpb, metapb, pdpb } from "#proto";
+import { regionInfo } from "../testing/region-fixture.ts";
+import { SimulatedCluster } from "../testing/simulated-cluster.ts";
 import {
   addLearner,
   confChangesApplied,
@@ -14,8 +16,6 @@ import {
   stepToResponse,
   transferLeader,
 } from "./operator-step.ts";
-import { regionInfo } from "./testing/region-fixture.ts";
-import { SimulatedCluster } from "./testing/simulated-cluster.ts";
 
 /** Stores 1..4, all up. */
 function clusterWithStores(): SimulatedCluster {

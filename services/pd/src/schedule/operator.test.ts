@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pdpb } from "#proto";
+import { type RegionFixture, regionInfo } from "../testing/region-fixture.ts";
 import { Operator, outranks } from "./operator.ts";
 import {
   addLearner,
@@ -10,7 +11,6 @@ import {
   splitRegion,
   transferLeader,
 } from "./operator-step.ts";
-import { type RegionFixture, regionInfo } from "./testing/region-fixture.ts";
 
 const timeouts = { operatorTimeoutMs: 600_000, stepTimeoutMs: 60_000, leaderStepTimeoutMs: 10_000 };
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
 import { addPeerSteps, createOperator } from "./operator-builder.ts";
 import { removePeer, stepToResponse, transferLeader } from "./operator-step.ts";
 import { StoreLoads } from "./store-loads.ts";
-import { addStores, createScheduleHarness } from "./testing/schedule-harness.ts";
 
 describe("StoreLoads", () => {
   it("counts regions, leaders and weights per store, with a minimum weight per region", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { metapb, pdpb } from "#proto";
+import { InProcessPdCluster } from "../testing/in-process-pd.ts";
+import { PdTestClient } from "../testing/pd-test-client.ts";
 import type { RunningPd } from "./pd-server.ts";
-import { InProcessPdCluster } from "./testing/in-process-pd.ts";
-import { PdTestClient } from "./testing/pd-test-client.ts";
 
 interface JsonResponse {
   readonly status: number;

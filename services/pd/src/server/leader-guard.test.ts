@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createLogger } from "#observability";
 import { Scheduler, VirtualClock } from "#sim";
+import { MemoryPdGroup, testMember } from "../testing/memory-backend.ts";
 import { LeaderGuard, NotLeaderServingError } from "./leader-guard.ts";
-import { MemoryPdGroup, testMember } from "./memory-backend.ts";
 
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { metapb, pdpb } from "#proto";
+import { InProcessPdCluster } from "../testing/in-process-pd.ts";
+import { PdTestClient } from "../testing/pd-test-client.ts";
 import { timestampFromProto } from "../tso/timestamp.ts";
-import { InProcessPdCluster } from "./testing/in-process-pd.ts";
-import { PdTestClient } from "./testing/pd-test-client.ts";
 
 const { ErrorType } = pdpb;
 

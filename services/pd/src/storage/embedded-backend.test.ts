@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { fromUtf8, numberedMember, utf8 } from "../testing/storage-fixtures.ts";
 import { openEmbeddedBackend } from "./embedded-backend.ts";
 import { StorageError } from "./errors.ts";
 import { MAX_BATCH_OPERATIONS } from "./meta-storage.ts";
-import { fromUtf8, testMember, utf8 } from "./test-support.ts";
 
 const dataRoot = mkdtempSync(join(tmpdir(), "tessera-pd-embedded-"));
 after(() => rmSync(dataRoot, { recursive: true, force: true }));
@@ -16,11 +16,11 @@ const freshDirectory = () => join(dataRoot, `pd-${directoryCount++}`);
 describe("embedded backend", () => {
   it("keeps saved metadata across close and reopen", async () => {
     const dataDir = freshDirectory();
-    const first = await openEmbeddedBackend({ dataDir, self: testMember(1) });
+    const first = await openEmbeddedBackend({ dataDir, self: numberedMember(1) });
     await first.storage.save("cluster_id", utf8("42"));
     await first.storage.saveBatch([{ key: "raft/s/1", value: utf8("store") }]);
     await first.close();
-    const second = await openEmbeddedBackend({ dataDir, self: testMember(1) });
+    const second = await openEmbeddedBackend({ dataDir, self: numberedMember(1) });
     after(() => second.close());
     assert.equal(fromUtf8(await second.storage.load("cluster_id")), "42");
     assert.equal(fromUtf8(await second.storage.load("raft/s/1")), "store");
@@ -28,7 +28,7 @@ describe("embedded backend", () => {
   });
 
   it("loads ranges in key order with a limit and an open end, and applies batches with deletes", async () => {
-    const backend = await openEmbeddedBackend({ dataDir: freshDirectory(), self: testMember(1) });
+    const backend = await openEmbeddedBackend({ dataDir: freshDirectory(), self: numberedMember(1) });
     after(() => backend.close());
     const { storage } = backend;
     await storage.saveBatch(
@@ -49,7 +49,7 @@ describe("embedded backend", () => {
   });
 
   it("refuses oversized batches and bad limits with a StorageError", async () => {
-    const backend = await openEmbeddedBackend({ dataDir: freshDirectory(), self: testMember(1) });
+    const backend = await openEmbeddedBackend({ dataDir: freshDirectory(), self: numberedMember(1) });
     after(() => backend.close());
     const puts = Array.from({ length: MAX_BATCH_OPERATIONS + 1 }, (_, index) => ({
       key: `k${index}`,
@@ -60,7 +60,7 @@ describe("embedded backend", () => {
   });
 
   it("is always the leader and the only member", async () => {
-    const self = testMember(7);
+    const self = numberedMember(7);
     const backend = await openEmbeddedBackend({ dataDir: freshDirectory(), self });
     after(() => backend.close());
     assert.equal(backend.election.isLeader, true);
@@ -72,9 +72,9 @@ describe("embedded backend", () => {
 
   it("refuses a second backend on the same data directory", async () => {
     const dataDir = freshDirectory();
-    const backend = await openEmbeddedBackend({ dataDir, self: testMember(1) });
+    const backend = await openEmbeddedBackend({ dataDir, self: numberedMember(1) });
     after(() => backend.close());
-    await assert.rejects(openEmbeddedBackend({ dataDir, self: testMember(2) }), (error) => {
+    await assert.rejects(openEmbeddedBackend({ dataDir, self: numberedMember(2) }), (error) => {
       assert.ok(error instanceof StorageError);
       assert.match(error.message, /lock/i);
       return true;

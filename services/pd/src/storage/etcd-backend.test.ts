@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
 import { createLogger } from "#observability";
 import { type EtcdCluster, startEtcdCluster } from "../../../../tests/support/etcd-cluster.ts";
+import { fromUtf8, numberedMember, utf8, waitUntil } from "../testing/storage-fixtures.ts";
 import type { LeadershipEvent } from "./election.ts";
 import { NotLeaderError } from "./errors.ts";
 import { openEtcdBackend } from "./etcd-backend.ts";
 import { encodeMember } from "./member.ts";
 import type { PdBackend } from "./pd-backend.ts";
-import { fromUtf8, testMember, utf8, waitUntil } from "./test-support.ts";
 
 /** Generous bound for a takeover with a 1 s lease on a loaded 2-core machine; not a latency target. */
 const TAKEOVER_BOUND_MS = 15_000;
@@ -31,7 +31,7 @@ async function openMember(rootPath: string, index: number): Promise<PdBackend> {
   const backend = await openEtcdBackend({
     endpoints: etcd.endpoints,
     rootPath,
-    self: testMember(index),
+    self: numberedMember(index),
     leaseTtlSeconds: LEASE_TTL_SECONDS,
     logger,
   });
@@ -102,7 +102,7 @@ describe("etcd backend election", () => {
 
   it("replaces a leader killed with SIGKILL once its lease expires", async () => {
     const rootPath = freshRoot();
-    const script = fileURLToPath(new URL("./testdata/etcd-member.ts", import.meta.url));
+    const script = fileURLToPath(new URL("../testing/etcd-member-process.ts", import.meta.url));
     const child = fork(script, [etcd.endpoints[0]!, rootPath, "9"], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
@@ -146,7 +146,7 @@ describe("etcd backend when etcd fails", () => {
         await openEtcdBackend({
           endpoints: ownEtcd.endpoints,
           rootPath,
-          self: testMember(index),
+          self: numberedMember(index),
           leaseTtlSeconds: LEASE_TTL_SECONDS,
           logger,
         }),
@@ -208,7 +208,7 @@ describe("etcd backend storage", () => {
     deposed!.election.onLeadershipChange((event) => stepDowns.push(event));
 
     // Another writer replaces the leader key behind the member's back.
-    const intruder = testMember(66);
+    const intruder = numberedMember(66);
     const raw = new Etcd3({ hosts: etcd.endpoints });
     after(() => raw.close());
     await raw.put(`${rootPath}/election/leader`).value(encodeMember(intruder));
@@ -232,7 +232,7 @@ describe("etcd backend storage", () => {
       openEtcdBackend({
         endpoints: ["http://127.0.0.1:1"],
         rootPath: freshRoot(),
-        self: testMember(1),
+        self: numberedMember(1),
         leaseTtlSeconds: 1,
         requestTimeoutMs: 500,
         logger,

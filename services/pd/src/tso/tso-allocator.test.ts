@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { LOGICAL_LIMIT } from "#codec";
 import type { Clock } from "#runtime";
 import { Scheduler, VirtualClock } from "#sim";
-import { MemoryPdGroup, testMember } from "../server/memory-backend.ts";
 import { type MetaStorage, TSO_WINDOW_KEY } from "../storage/index.ts";
+import { MemoryPdGroup, testMember } from "../testing/memory-backend.ts";
 import { timestampFromProto } from "./timestamp.ts";
 import { MAX_TSO_BATCH, TsoAllocator, TsoInvalidCountError, TsoNotServingError } from "./tso-allocator.ts";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addStores, createScheduleHarness, type ScheduleHarness } from "../../testing/schedule-harness.ts";
+import { heartbeatAll } from "../../testing/schedule-loop.ts";
+import { stepSummary } from "../../testing/step-summary.ts";
 import type { Operator } from "../operator.ts";
 import { createOperator } from "../operator-builder.ts";
 import { transferLeader } from "../operator-step.ts";
-import { addStores, createScheduleHarness, type ScheduleHarness } from "../testing/schedule-harness.ts";
-import { heartbeatAll } from "../testing/schedule-loop.ts";
-import { stepSummary } from "../testing/step-summary.ts";
 import { ReplicaChecker } from "./replica-checker.ts";
 
 const checker = new ReplicaChecker();

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { assertConvergesWithoutMovingBack } from "../../testing/balance-convergence.ts";
+import { addStores, createScheduleHarness } from "../../testing/schedule-harness.ts";
+import { stepSummary } from "../../testing/step-summary.ts";
 import { createOperator } from "../operator-builder.ts";
 import { transferLeader } from "../operator-step.ts";
-import { assertConvergesWithoutMovingBack } from "../testing/balance-convergence.ts";
-import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
-import { stepSummary } from "../testing/step-summary.ts";
 import { BalanceLeaderScheduler } from "./balance-leader.ts";
 
 const scheduler = new BalanceLeaderScheduler();

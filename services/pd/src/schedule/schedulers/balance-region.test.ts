@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { metapb } from "#proto";
-import { assertConvergesWithoutMovingBack } from "../testing/balance-convergence.ts";
-import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
-import { stepSummary } from "../testing/step-summary.ts";
+import { assertConvergesWithoutMovingBack } from "../../testing/balance-convergence.ts";
+import { addStores, createScheduleHarness } from "../../testing/schedule-harness.ts";
+import { stepSummary } from "../../testing/step-summary.ts";
 import { BalanceRegionScheduler } from "./balance-region.ts";
 
 const scheduler = new BalanceRegionScheduler();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addStores, createScheduleHarness } from "../../testing/schedule-harness.ts";
+import { stepSummary } from "../../testing/step-summary.ts";
 import { createOperator } from "../operator-builder.ts";
 import { transferLeader } from "../operator-step.ts";
-import { addStores, createScheduleHarness } from "../testing/schedule-harness.ts";
-import { stepSummary } from "../testing/step-summary.ts";
 import { EvictLeaderScheduler } from "./evict-leader.ts";
 
 describe("EvictLeaderScheduler", () => {

@@ -8,7 +8,7 @@ import {
   splitRegion,
   stepToResponse,
   transferLeader,
-} from "../operator-step.ts";
+} from "../schedule/operator-step.ts";
 import { SimulatedCluster, SimulationInvariantError } from "./simulated-cluster.ts";
 
 function threeStoreRegion() {

@@ -2,11 +2,11 @@
  * Test-only: a simulated cluster with a clock and config, plus the pieces checkers and schedulers need
  * (controller, a fresh ScheduleContext) and a coordinator over the same cluster.
  */
-import { Coordinator } from "../coordinator.ts";
-import { OperatorController } from "../operator-controller.ts";
-import { resolveScheduleConfig, type ScheduleConfig } from "../schedule-config.ts";
-import type { ScheduleContext } from "../schedule-context.ts";
-import { StoreLoads } from "../store-loads.ts";
+import { Coordinator } from "../schedule/coordinator.ts";
+import { OperatorController } from "../schedule/operator-controller.ts";
+import { resolveScheduleConfig, type ScheduleConfig } from "../schedule/schedule-config.ts";
+import type { ScheduleContext } from "../schedule/schedule-context.ts";
+import { StoreLoads } from "../schedule/store-loads.ts";
 import { ManualClock } from "./manual-clock.ts";
 import { SimulatedCluster } from "./simulated-cluster.ts";
 

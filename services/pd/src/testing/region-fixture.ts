@@ -1,6 +1,6 @@
 /** Test-only: RegionInfo values written compactly, for unit tests that need no whole simulated cluster. */
 import { metapb } from "#proto";
-import type { RegionInfo } from "../../cluster/cluster-view.ts";
+import type { RegionInfo } from "../cluster/cluster-view.ts";
 
 export interface RegionFixture {
   readonly id?: bigint;

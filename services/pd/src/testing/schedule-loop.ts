@@ -3,7 +3,7 @@
  * together. Each round: time passes, pd runs its checkers and schedulers, every region leader heartbeats
  * and carries out the reply it gets, and new learners receive their snapshots.
  */
-import type { Coordinator } from "../coordinator.ts";
+import type { Coordinator } from "../schedule/coordinator.ts";
 import type { ManualClock } from "./manual-clock.ts";
 import type { SimulatedCluster } from "./simulated-cluster.ts";
 

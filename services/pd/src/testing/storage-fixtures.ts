@@ -1,6 +1,8 @@
-import type { MemberInfo } from "./member.ts";
+/** Test-only: what the storage tests share (a member numbered for its ports, polling, UTF-8 keys). */
+import type { MemberInfo } from "../storage/member.ts";
 
-export function testMember(index: number): MemberInfo {
+/** Member `index` with the ports a local etcd test cluster would give it. */
+export function numberedMember(index: number): MemberInfo {
   return {
     name: `pd-${index}`,
     memberId: 1000n + BigInt(index),

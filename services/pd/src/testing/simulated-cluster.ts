@@ -7,7 +7,7 @@
  * driving scheduling through it checks those safety properties on every step.
  */
 import { eraftpb, metapb, pdpb } from "#proto";
-import type { ClusterView, RegionInfo, StoreHealth, StoreInfo } from "../../cluster/cluster-view.ts";
+import type { ClusterView, RegionInfo, StoreHealth, StoreInfo } from "../cluster/cluster-view.ts";
 
 export class SimulationInvariantError extends Error {
   override readonly name = "SimulationInvariantError";

@@ -1,6 +1,6 @@
 /** Test-only: the convergence property every balance scheduler must have, checked on a harness's cluster. */
 import assert from "node:assert/strict";
-import type { StoreInfo } from "../../cluster/cluster-view.ts";
+import type { StoreInfo } from "../cluster/cluster-view.ts";
 import type { ScheduleHarness } from "./schedule-harness.ts";
 import { runSchedulingLoop } from "./schedule-loop.ts";
 

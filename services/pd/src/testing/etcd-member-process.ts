@@ -1,8 +1,8 @@
 // Spawned by etcd-backend.test.ts: one pd member on etcd that reports its leadership over IPC until the
 // parent kills it with SIGKILL (a crash: no resign, no lease revoke).
 import { createLogger } from "#observability";
-import { openEtcdBackend } from "../etcd-backend.ts";
-import { testMember } from "../test-support.ts";
+import { openEtcdBackend } from "../storage/etcd-backend.ts";
+import { numberedMember } from "./storage-fixtures.ts";
 
 const [endpoint, rootPath, index] = process.argv.slice(2);
 if (!endpoint || !rootPath || !index || !process.send)
@@ -10,7 +10,7 @@ if (!endpoint || !rootPath || !index || !process.send)
 const backend = await openEtcdBackend({
   endpoints: [endpoint],
   rootPath,
-  self: testMember(Number(index)),
+  self: numberedMember(Number(index)),
   leaseTtlSeconds: 1,
   logger: createLogger({ component: "pd", level: "error" }),
 });

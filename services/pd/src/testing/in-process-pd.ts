@@ -3,9 +3,9 @@
  * test can move leadership by hand. Every member is closed by `closeAll`, which tests call in `after`.
  */
 import { createLogger } from "#observability";
-import type { PdBackend } from "../../storage/index.ts";
-import { MemoryPdGroup } from "../memory-backend.ts";
-import { type PdOptions, pdOptionsWithDefaults, type RunningPd, startPd } from "../pd-server.ts";
+import { type PdOptions, pdOptionsWithDefaults, type RunningPd, startPd } from "../server/pd-server.ts";
+import type { PdBackend } from "../storage/index.ts";
+import { MemoryPdGroup } from "./memory-backend.ts";
 
 export class InProcessPdCluster {
   readonly group = new MemoryPdGroup();
