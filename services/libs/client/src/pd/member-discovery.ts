@@ -6,7 +6,7 @@
  */
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
-import { type Clock, InvariantError, type TimerHandle, type Timers } from "#runtime";
+import { type Clock, InvariantError, type TaskScope, type TimerHandle, type Timers } from "#runtime";
 import { toGrpcAddress } from "./endpoint-address.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import {
@@ -31,6 +31,8 @@ export interface MemberDiscoveryOptions {
   readonly senderId: bigint;
   /** Aborted when the client closes, which cancels GetMembers calls in flight. */
   readonly closeSignal: AbortSignal;
+  /** Owns the periodic refreshes, so the client's close waits for one in flight. */
+  readonly tasks: TaskScope;
   readonly logger?: Logger;
 }
 
@@ -98,8 +100,14 @@ export class MemberDiscovery {
   startRefreshing(intervalMs: number): void {
     this.refreshTimer?.cancel();
     this.refreshTimer = this.options.timers.setInterval(() => {
-      this.discover(this.options.clock.monotonicMs() + intervalMs).catch((error: unknown) => {
-        this.options.logger?.warn({ err: error }, "pd member refresh failed");
+      this.options.tasks.spawn("refresh the pd members", async () => {
+        try {
+          await this.discover(this.options.clock.monotonicMs() + intervalMs);
+        } catch (error) {
+          // pd being unreachable for a while is expected; the next round tries again.
+          if (!(error instanceof PdUnavailableError || error instanceof PdClientClosedError)) throw error;
+          this.options.logger?.warn({ err: error }, "pd member refresh failed");
+        }
       });
     }, intervalMs);
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { metapb, pdpb } from "#proto";
+import { systemTimers, type TimerHandle, type Timers } from "#runtime";
 import { TestPdServer } from "../testing/pd-server.ts";
 import { unusedAddress } from "../testing/unused-address.ts";
 import { PdClient } from "./pd-client.ts";
@@ -30,6 +31,38 @@ async function connect(endpoints: string[], options: Partial<PdClientOptions> = 
   const client = await PdClient.connect({ endpoints, reconnectBackoff: FAST_BACKOFF, ...options });
   cleanups.push(() => client.close());
   return client;
+}
+
+/** Timers that know how many are still armed, so a test can prove nothing outlives a close. */
+function countedTimers(): { readonly timers: Timers; armed(): number } {
+  const live = new Set<TimerHandle>();
+  const track = (
+    arm: (fire: () => void) => TimerHandle,
+    once: boolean,
+    callback: () => void,
+  ): TimerHandle => {
+    const inner = arm(() => {
+      if (once) live.delete(handle);
+      callback();
+    });
+    const handle: TimerHandle = {
+      cancel: () => {
+        live.delete(handle);
+        inner.cancel();
+      },
+    };
+    live.add(handle);
+    return handle;
+  };
+  return {
+    timers: {
+      setTimeout: (callback, delayMs) =>
+        track((fire) => systemTimers.setTimeout(fire, delayMs), true, callback),
+      setInterval: (callback, intervalMs) =>
+        track((fire) => systemTimers.setInterval(fire, intervalMs), false, callback),
+    },
+    armed: () => live.size,
+  };
 }
 
 async function waitUntil(condition: () => boolean): Promise<void> {
@@ -178,6 +211,20 @@ describe("pd client: errors", () => {
       assert.ok(error.endpoints.includes(pd.address));
       return true;
     });
+  });
+
+  test("close leaves no timer armed while the streams are reopening against a pd that went away", async () => {
+    const pd = await startPd("pd-a");
+    const { timers, armed } = countedTimers();
+    const client = await connect([pd.address], { timers, memberRefreshIntervalMs: 10 });
+    client.regionHeartbeatStream({ onResponse: () => {} });
+    const timestamp = client.getTimestamp().catch((error: unknown) => error);
+    // pd goes away: the heartbeat stream and the TSO stream keep reopening, the refresh keeps asking.
+    pd.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.close();
+    assert.ok((await timestamp) instanceof Error);
+    assert.equal(armed(), 0, "a timer is still armed after close");
   });
 
   test("calls after close fail with PdClientClosedError", async () => {

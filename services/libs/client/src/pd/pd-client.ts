@@ -6,7 +6,7 @@
 import { setMaxListeners } from "node:events";
 import type { metapb } from "#proto";
 import { pdpb } from "#proto";
-import { sleep } from "#runtime";
+import { sleep, TaskScope } from "#runtime";
 import { ReconnectBackoff } from "../backoff/reconnect-backoff.ts";
 import { PdChannels } from "./grpc-channels.ts";
 import { type LeaderInvoker, LeaderRpc } from "./leader-rpc.ts";
@@ -51,13 +51,26 @@ export class PdClient {
   private readonly rpc: LeaderRpc;
   private readonly tso: TsoBatcher;
   private readonly heartbeatStreams = new Set<RegionHeartbeatStream>();
+  /** Stream (re)opening and member refreshes: started by no caller, so owned here and awaited by close. */
+  private readonly tasks: TaskScope;
 
   private constructor(private readonly options: ResolvedPdClientOptions) {
     const closeSignal = this.closeController.signal;
     // Every unary call in flight and every backoff sleep listens for close; they are as many as the
     // caller's concurrent requests, so Node's default warning at 11 listeners would be a false alarm.
     setMaxListeners(0, closeSignal);
-    const common = { channels: this.channels, clock: options.clock, timers: options.timers, closeSignal };
+    this.tasks = new TaskScope({
+      name: "pd client",
+      onError: (error, task) =>
+        options.logger?.error({ err: error, task }, "pd client background task failed"),
+    });
+    const common = {
+      channels: this.channels,
+      clock: options.clock,
+      timers: options.timers,
+      closeSignal,
+      tasks: this.tasks,
+    };
     this.discovery = new MemberDiscovery({
       ...common,
       seedAddresses: options.seedAddresses,
@@ -303,6 +316,7 @@ export class PdClient {
         discoveryTimeoutMs: this.options.requestTimeoutMs,
         maxBufferedHeartbeats: this.options.maxBufferedHeartbeats,
         closeSignal: this.closeController.signal,
+        tasks: this.tasks,
         logger: this.options.logger,
         onClosed: () => this.heartbeatStreams.delete(stream),
       },
@@ -312,15 +326,20 @@ export class PdClient {
     return stream;
   }
 
-  /** Stops every loop, timer and stream; pending calls fail with PdClientClosedError. Idempotent. */
+  /**
+   * Stops every loop, timer and stream, and resolves once the background work they started has ended;
+   * pending calls fail with PdClientClosedError. Idempotent.
+   */
   async close(): Promise<void> {
-    if (this.closeController.signal.aborted) return;
-    this.closeController.abort(new PdClientClosedError("finish the call"));
-    this.tso.close();
-    for (const stream of this.heartbeatStreams) stream.close();
-    this.heartbeatStreams.clear();
-    this.discovery.close();
-    this.channels.closeAll();
+    if (!this.closeController.signal.aborted) {
+      this.closeController.abort(new PdClientClosedError("finish the call"));
+      this.tso.close();
+      for (const stream of this.heartbeatStreams) stream.close();
+      this.heartbeatStreams.clear();
+      this.discovery.close();
+      this.channels.closeAll();
+    }
+    await this.tasks.close();
   }
 
   private call<Response extends { header?: pdpb.ResponseHeader | undefined }>(

@@ -11,7 +11,7 @@
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
-import { type Clock, type Random, sleep, type Timers } from "#runtime";
+import { type Clock, type Random, sleep, type TaskScope, type Timers } from "#runtime";
 import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
@@ -35,6 +35,8 @@ export interface RegionHeartbeatStreamOptions {
   readonly discoveryTimeoutMs: number;
   readonly maxBufferedHeartbeats: number;
   readonly closeSignal: AbortSignal;
+  /** Owns the stream (re)opening, so the client's close waits for one in flight. */
+  readonly tasks: TaskScope;
   readonly logger?: Logger;
   /** Called once when the handle closes, so its owner can forget it. */
   readonly onClosed?: () => void;
@@ -111,10 +113,13 @@ export class RegionHeartbeatStream {
 
   private ensureOpen(): void {
     if (this.current !== undefined || this.opening || this.isClosed()) return;
-    this.opening = true;
-    void this.open().finally(() => {
-      this.opening = false;
-      if (this.current === undefined) this.ensureOpen();
+    this.opening = this.options.tasks.spawn("open the pd region heartbeat stream", async () => {
+      try {
+        await this.open();
+      } finally {
+        this.opening = false;
+        if (this.current === undefined) this.ensureOpen();
+      }
     });
   }
 

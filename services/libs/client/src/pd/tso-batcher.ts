@@ -18,7 +18,7 @@
 import { composeTimestamp, LOGICAL_LIMIT } from "#codec";
 import type { Logger } from "#observability";
 import { pdpb } from "#proto";
-import { type Clock, type Random, sleep, type TimerHandle, type Timers } from "#runtime";
+import { type Clock, type Random, sleep, type TaskScope, type TimerHandle, type Timers } from "#runtime";
 import { ReconnectBackoff, type ReconnectBackoffPolicy } from "../backoff/reconnect-backoff.ts";
 import type { PdChannels } from "./grpc-channels.ts";
 import type { MemberDiscovery } from "./member-discovery.ts";
@@ -52,6 +52,8 @@ export interface TsoBatcherOptions {
   /** Bound on finding the leader before opening a stream. */
   readonly discoveryTimeoutMs: number;
   readonly closeSignal: AbortSignal;
+  /** Owns the stream opening, so the client's close waits for one in flight. */
+  readonly tasks: TaskScope;
   readonly logger?: Logger;
 }
 
@@ -157,11 +159,14 @@ export class TsoBatcher {
 
   private ensureStream(): void {
     if (this.stream !== undefined || this.opening || this.closed || this.options.closeSignal.aborted) return;
-    this.opening = true;
-    void this.openStream().finally(() => {
-      this.opening = false;
-      if (this.stream !== undefined) this.flush();
-      else if (this.waiting.length > 0) this.ensureStream();
+    this.opening = this.options.tasks.spawn("open the TSO stream", async () => {
+      try {
+        await this.openStream();
+      } finally {
+        this.opening = false;
+        if (this.stream !== undefined) this.flush();
+        else if (this.waiting.length > 0) this.ensureStream();
+      }
     });
   }
 
