@@ -15,7 +15,8 @@ export class PinnedCursor {
       this.iterator.seek(target);
       return this.iterator.nextv(count);
     });
-    // A failed read must not poison the queue for the next reader.
+    // A failed read reaches its reader through `result`; the queue only waits for it to settle, so one
+    // failure does not poison the reads queued behind it.
     this.tail = result.catch(() => undefined);
     return result;
   }

@@ -162,6 +162,7 @@ export class RocksDb implements RocksReader {
     const problem = readOptionsProblem(options);
     if (problem) throw new RocksDbError("iterate", this.path, columnFamily, problem);
     const iterator = this.openIterator(columnFamily, column, options);
+    let iterationFailure: unknown;
     try {
       let remaining = options.limit ?? Number.POSITIVE_INFINITY;
       while (remaining > 0) {
@@ -175,8 +176,29 @@ export class RocksDb implements RocksReader {
         remaining -= raw.length;
         yield raw.map(([key, value]) => ({ key, value }));
       }
+    } catch (error) {
+      iterationFailure = error;
+      throw error;
     } finally {
-      await iterator.close().catch(() => undefined);
+      await this.closeIterator(iterator, columnFamily, iterationFailure);
+    }
+  }
+
+  /** Closes an iterator; a failure to close is reported, together with the iteration's own if it failed. */
+  private async closeIterator(
+    iterator: NativeIterator,
+    columnFamily: string,
+    iterationFailure: unknown,
+  ): Promise<void> {
+    try {
+      await iterator.close();
+    } catch (error) {
+      const closing = RocksDbError.wrap("close an iterator", this.path, columnFamily, error);
+      if (iterationFailure === undefined) throw closing;
+      const first = iterationFailure instanceof Error ? iterationFailure.message : String(iterationFailure);
+      throw new RocksDbError("iterate", this.path, columnFamily, `${first}; then ${closing.message}`, {
+        cause: iterationFailure,
+      });
     }
   }
 

@@ -31,7 +31,10 @@ export function bindGrpcServer(server: Server, host: string, port: number): Prom
 export async function shutdownGrpcServer(server: Server, graceMs: number, timers: Timers): Promise<void> {
   const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   const graceOver = new AbortController();
-  const grace = sleep(graceMs, timers, graceOver.signal).catch(() => undefined);
+  const grace = sleep(graceMs, timers, graceOver.signal).catch((error: unknown) => {
+    // Cut short below when the server drained first; a sleep fails only that way.
+    if (error !== graceOver.signal.reason) throw error;
+  });
   await Promise.race([graceful, grace]);
   graceOver.abort();
   server.forceShutdown();
