@@ -337,6 +337,7 @@ export class RaftCore {
           ? MessageType.RequestPreVoteResponse
           : MessageType.RequestVoteResponse;
       this.send({ type: responseType, to: message.from, reject: true });
+      if (type === MessageType.RequestVote) this.giveWayToCandidate(message);
     } else {
       this.log("ignored lower term message", {
         from: message.from,
@@ -373,7 +374,22 @@ export class RaftCore {
         lastTerm: this.raftLog.lastTerm(),
       });
       this.send({ type: responseType, to: message.from, reject: true });
+      if (!isPreVote) this.giveWayToCandidate(message);
     }
+  }
+
+  /**
+   * We turn down a candidate whose log would have had our vote, because our vote in its term is taken
+   * (usually by our own campaign) or its term is behind ours. It learns our term from the answer and
+   * campaigns next in a term we have not voted in; restarting our election timer gives it an even chance
+   * to do that before we start yet another term. Otherwise a node that cannot win, campaigning without
+   * pre-vote from a stale configuration that may not even contain the candidate, starts every term first,
+   * and the candidate, which needs its vote, is always a term behind on a timer that started later.
+   */
+  private giveWayToCandidate(message: Message): void {
+    if (this.leaderId !== NONE || !this.raftLog.isUpToDate(message.index, message.logTerm)) return;
+    this.log("restarted election timer: giving way to a candidate", { to: message.from, term: this.term });
+    this.electionElapsed = 0;
   }
 
   // ---------------------------------------------------------------- roles
@@ -538,11 +554,11 @@ export class RaftCore {
     const lastTerm = this.raftLog.lastTerm();
     const context = kind === CampaignKind.Transfer ? CAMPAIGN_TRANSFER_CONTEXT : undefined;
     // A real vote goes to learners too, though their answers do not count: our configuration may be stale,
-    // and a node we know as a learner may be a voter that needs our vote. Hearing our term now restarts its
-    // election timer with ours; otherwise it learns each term we start only by campaigning in it and being
-    // turned down (we voted for ourselves), a term behind, and can only win by timing out before we do
-    // from an election timer that started later than ours (no leader for many timeouts, seed 474568997).
-    // A pre-vote changes no term, so only the voters who decide it need to hear it.
+    // and a node we know as a learner may be a voter that needs our vote. Hearing our term restarts its
+    // election timer along with ours, so it may well campaign first in the next term; otherwise it learns
+    // our terms only when we turn its campaigns down, a term behind (seed 474568997: no leader for 20 s;
+    // giveWayToCandidate covers the nodes we do not know at all). A pre-vote changes no term, so only the
+    // voters who decide it need to hear it.
     const targets = kind === CampaignKind.PreElection ? this.tracker.voters : this.tracker.members;
     for (const target of targets) {
       if (target === this.id) continue;
