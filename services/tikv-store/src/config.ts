@@ -188,6 +188,39 @@ export const storeConfigSchema = defineConfigSchema({
     min: 1,
     doc: "Proposals awaiting apply on the whole store; beyond it writes answer ServerIsBusy.",
   },
+  "raftstore.max-messages-per-peer-per-turn": {
+    type: "int",
+    default: 4096,
+    min: 1,
+    doc: "Mailbox items one region handles in one store loop turn; the rest wait for the next turn, so one busy region cannot stall the others.",
+  },
+  "raftstore.max-peers-per-turn": {
+    type: "int",
+    default: 1024,
+    min: 1,
+    doc: "Regions one store loop turn handles at most; regions with work beyond it are taken first in the next turn.",
+  },
+  "raftstore.max-raft-write-batch-size": {
+    type: "size",
+    default: "8MiB",
+    doc: "Bytes of raft entries one turn persists in its single synced write; regions beyond it persist in the next turn.",
+  },
+  "raftstore.max-store-inbox": {
+    type: "int",
+    default: 65_536,
+    min: 1,
+    doc: "Raft messages received and not yet routed to their regions; beyond it messages are dropped (raft retransmits).",
+  },
+  "raftstore.raft-max-uncommitted-size": {
+    type: "size",
+    default: "32MiB",
+    doc: "Bytes of proposed and not yet committed entries one region leader holds; beyond it writes answer ServerIsBusy. Must be at least raft-entry-max-size.",
+  },
+  "raftstore.raft-max-inflight-size": {
+    type: "size",
+    default: "32MiB",
+    doc: "Bytes of appends a leader sends one follower before it hears back; a slow follower then gets no more until it acknowledges.",
+  },
   "raftstore.snapshot-chunk-size": {
     type: "size",
     default: "1MiB",

@@ -29,6 +29,8 @@ export interface RaftstoreMetrics {
   readonly peersDestroyed: Counter<"reason">;
   readonly splits: Counter;
   readonly logCompactions: Counter;
+  /** Background tasks (split checks, snapshot work, pd calls) that failed; each failure is also logged. */
+  readonly backgroundTaskFailures: Counter;
 }
 
 export function createRaftstoreMetrics(factory: MetricFactory): RaftstoreMetrics {
@@ -127,6 +129,12 @@ export function createRaftstoreMetrics(factory: MetricFactory): RaftstoreMetrics
       labelNames: ["reason"] as const,
     }),
     peersCreated: factory.counter({ subsystem, name: "peers_created", unit: "total", help: "Peers created" }),
+    backgroundTaskFailures: factory.counter({
+      subsystem,
+      name: "background_task_failures",
+      unit: "total",
+      help: "Background tasks that failed (logged with their name)",
+    }),
     peersDestroyed: factory.counter({
       subsystem,
       name: "peers_destroyed",

@@ -26,13 +26,13 @@ export function unsafePeerChangeReason(
   if (change.type === "promote") voters.add(target);
   else voters.delete(target);
 
-  const progress = peer.rawNode.status().progress;
+  const progress = peer.status().progress;
   const unhealthy: string[] = [];
   for (const node of voters) {
     if (node === peer.nodeId) continue;
     const match = progress?.get(node)?.match ?? 0;
-    const heardMs = peer.peerLastHeardMs.get(node) ?? peer.leaderSinceMs;
-    if (match === 0 || match < peer.storage.truncatedIndex)
+    const heardMs = peer.lastHeardMs(node);
+    if (match === 0 || match < peer.log.truncatedIndex)
       unhealthy.push(`peer ${node} has replicated too little (matched ${match})`);
     else if (nowMs - heardMs > electionTimeoutMs)
       unhealthy.push(`peer ${node} was not heard from for ${Math.round(nowMs - heardMs)} ms`);

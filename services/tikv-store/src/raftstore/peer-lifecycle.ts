@@ -19,7 +19,9 @@ import { metapb, raft_serverpb } from "#proto";
 import { type Message, MessageType, NONE } from "#raft";
 import { WriteBatch } from "#rocksdb";
 import { clearRange, deleteApplyState, putRegionState } from "../engine/kv-engine.ts";
+import type { RaftState } from "../engine/raft-log-store.ts";
 import { Peer } from "./peer.ts";
+import { PeerLifecycleError } from "./peer-lifecycle-state.ts";
 import { dropPeerSnapshots } from "./peer-snapshot.ts";
 import { InvalidRaftMessageError, messageFromWire } from "./raft-message.ts";
 import { isEpochStale } from "./region-epoch.ts";
@@ -27,6 +29,7 @@ import { RegionNotFoundError } from "./region-errors.ts";
 import { cloneRegion, epochOf, findPeer } from "./region-meta.ts";
 import type { StoreContext } from "./store-context.ts";
 import type { Tombstone } from "./store-meta.ts";
+import type { Turn } from "./turn.ts";
 
 const NO_EPOCH = { confVer: 0n, version: 0n };
 
@@ -43,27 +46,34 @@ function isFirstVote(message: Message): boolean {
   return message.type === MessageType.RequestVote || message.type === MessageType.RequestPreVote;
 }
 
-/** Routes one incoming raft message to its peer's mailbox, creating or destroying peers as the rules say. */
-export function routeRaftMessage(context: StoreContext, envelope: raft_serverpb.RaftMessage): void {
-  const dropped = route(context, envelope);
+/**
+ * Routes one incoming raft message to its peer's mailbox, creating or destroying peers as the rules say.
+ * Runs in a turn: routing may change the store's bookkeeping (held votes, peers being created).
+ */
+export function routeRaftMessage(
+  context: StoreContext,
+  turn: Turn,
+  envelope: raft_serverpb.RaftMessage,
+): void {
+  const dropped = route(context, turn, envelope);
   if (dropped !== undefined) context.metrics.raftMessagesDropped.inc({ reason: dropped });
 }
 
 /** Why the message was dropped, or undefined when it went somewhere. */
 type DropReason = string | undefined;
 
-function route(context: StoreContext, envelope: raft_serverpb.RaftMessage): DropReason {
+function route(context: StoreContext, turn: Turn, envelope: raft_serverpb.RaftMessage): DropReason {
   if (envelope.toPeer?.storeId !== context.storeId) return "wrong_store";
   if (envelope.fromPeer === undefined || envelope.toPeer.id === 0n) return "malformed";
-  if (envelope.isTombstone) return handleGcMessage(context, envelope);
+  if (envelope.isTombstone) return handleGcMessage(context, turn, envelope);
   const message = decodeMessage(envelope);
   if (message === undefined || message.to !== Number(envelope.toPeer.id)) return "malformed";
   // Snapshots arrive on their own stream with their data (acceptSnapshot); local types never travel.
   if (message.type === MessageType.Snapshot || isLocalOnly(message.type)) return "unexpected_type";
-  if (context.meta.busyRegions.has(envelope.regionId)) return "region_busy";
-  const peer = context.meta.peers.get(envelope.regionId);
-  if (peer === undefined) return maybeCreatePeer(context, envelope, message);
-  return deliverToPeer(context, peer, envelope, message);
+  if (context.meta.isBusy(envelope.regionId)) return "region_busy";
+  const peer = context.meta.peer(envelope.regionId);
+  if (peer === undefined) return maybeCreatePeer(context, turn, envelope, message);
+  return deliverToPeer(context, turn, peer, envelope, message);
 }
 
 function decodeMessage(envelope: raft_serverpb.RaftMessage): Message | undefined {
@@ -88,15 +98,16 @@ function isLocalOnly(type: MessageType): boolean {
 
 function deliverToPeer(
   context: StoreContext,
+  turn: Turn,
   peer: Peer,
   envelope: raft_serverpb.RaftMessage,
   message: Message,
 ): DropReason {
-  if (peer.destroyed || peer.pendingDestroy !== undefined) return "peer_destroyed";
+  if (peer.isGoingAway) return "peer_destroyed";
   const toPeerId = envelope.toPeer!.id;
   if (toPeerId > peer.meta.id) {
     // A newer peer of this region was added on this store: this one was removed without learning it.
-    requestDestroy(context, peer, `replaced by peer ${toPeerId}`);
+    requestDestroy(context, turn, peer, `replaced by peer ${toPeerId}`);
     return "stale_target_peer";
   }
   // Also when the message is for an older peer here, destroyed since: its sender is as stale.
@@ -106,7 +117,6 @@ function deliverToPeer(
   }
   if (toPeerId < peer.meta.id) return "stale_target_peer";
   if (!peer.mailbox.offer({ kind: "raft", message, envelope })) return "mailbox_full";
-  peer.peerCache.set(message.from, envelope.fromPeer!);
   context.wake(peer);
   return undefined;
 }
@@ -142,23 +152,24 @@ function sendGcMessage(
   ]);
 }
 
-function handleGcMessage(context: StoreContext, envelope: raft_serverpb.RaftMessage): DropReason {
-  const peer = context.meta.peers.get(envelope.regionId);
+function handleGcMessage(context: StoreContext, turn: Turn, envelope: raft_serverpb.RaftMessage): DropReason {
+  const peer = context.meta.peer(envelope.regionId);
   if (peer === undefined || peer.destroyed || envelope.toPeer?.id !== peer.meta.id) return "stale_gc";
   // Only a member that knows a newer region than this peer can know it was removed.
   if (!isEpochStale(epochOf(peer.region), envelope.regionEpoch ?? NO_EPOCH)) return "stale_gc";
-  requestDestroy(context, peer, `peer ${envelope.fromPeer?.id} says it was removed`);
+  requestDestroy(context, turn, peer, `peer ${envelope.fromPeer?.id} says it was removed`);
   return undefined;
 }
 
 function maybeCreatePeer(
   context: StoreContext,
+  turn: Turn,
   envelope: raft_serverpb.RaftMessage,
   message: Message,
 ): DropReason {
   const { meta } = context;
   const regionId = envelope.regionId;
-  const tombstone = meta.tombstones.get(regionId);
+  const tombstone = meta.tombstone(regionId);
   if (tombstone !== undefined) {
     const refusal = tombstoneRefusal(context, tombstone, envelope, message);
     if (refusal !== undefined) return refusal;
@@ -166,11 +177,14 @@ function maybeCreatePeer(
   if (!isInitialMessage(message)) return "region_not_found";
   if (meta.overlaps(regionId, envelope.startKey, envelope.endKey).length > 0) {
     // Usually a split that has not applied here yet: its new region's first votes are replayed once it has.
-    if (isFirstVote(message)) meta.holdVote(envelope);
+    if (isFirstVote(message)) meta.holdVote(turn, envelope);
     return "overlapping_region";
   }
-  meta.busyRegions.add(regionId);
-  void createPeer(context, envelope, message).finally(() => meta.busyRegions.delete(regionId));
+  const spawned = context.scope.spawn(`create peer of region ${regionId}`, () =>
+    createPeer(context, envelope, message),
+  );
+  if (!spawned) return "store_closing";
+  meta.markBusy(turn, regionId);
   return undefined;
 }
 
@@ -204,76 +218,97 @@ function tombstoneRefusal(
   return undefined;
 }
 
-/** Builds an uninitialized peer, keeping any hard state an earlier incarnation left (its votes count). */
+/**
+ * Builds an uninitialized peer, keeping any hard state an earlier incarnation left (its votes count): reads
+ * that state in the background, then registers the peer in a turn. The region stays busy (its messages
+ * are dropped; raft resends) until then.
+ */
 async function createPeer(
   context: StoreContext,
   envelope: raft_serverpb.RaftMessage,
   message: Message,
 ): Promise<void> {
   const regionId = envelope.regionId;
+  let previous: RaftState | undefined;
+  let failure: unknown;
   try {
-    const previous = await context.engines.raftLogStore.raftState(regionId);
-    const hardState = previous?.hardState ?? { term: 0, vote: NONE, commit: 0 };
-    const peer = new Peer(
-      {
-        region: {
-          id: regionId,
-          startKey: new Uint8Array(0),
-          endKey: new Uint8Array(0),
-          regionEpoch: NO_EPOCH,
-          peers: [],
-        },
-        meta: envelope.toPeer!,
-        initialized: false,
-        // An empty log: whatever an earlier incarnation committed is not here any more.
-        raftState: { hardState: { ...hardState, commit: 0 }, lastIndex: 0 },
-        entries: [],
-        appliedIndex: 0,
-        truncatedIndex: 0,
-        truncatedTerm: 0,
-      },
-      context,
-      context.clock.monotonicMs(),
-    );
-    if (context.meta.peers.has(regionId)) return;
-    context.meta.peers.set(regionId, peer);
-    context.metrics.peersCreated.inc();
-    context.metrics.regions.set(context.meta.peers.size);
-    peer.mailbox.offer({ kind: "raft", message, envelope });
-    peer.peerCache.set(message.from, envelope.fromPeer!);
-    context.wake(peer);
+    previous = await context.engines.raftLogStore.raftState(regionId);
   } catch (error) {
-    context.logger.error({ regionId, err: error }, "creating a peer failed");
+    failure = error;
   }
+  await context.loop.runInTurn(`register peer of region ${regionId}`, (turn) => {
+    context.meta.clearBusy(turn, regionId);
+    if (failure === undefined) registerCreatedPeer(context, turn, envelope, message, previous);
+  });
+  // The scope logs and counts it; raft resends the first message, which tries again.
+  if (failure !== undefined) throw failure;
 }
 
-/** Marks the peer for destruction by the store loop (which serializes it with every other write). */
-export function requestDestroy(context: StoreContext, peer: Peer, reason: string): void {
-  if (peer.destroyed || peer.pendingDestroy !== undefined) return;
-  peer.pendingDestroy = reason;
+function registerCreatedPeer(
+  context: StoreContext,
+  turn: Turn,
+  envelope: raft_serverpb.RaftMessage,
+  message: Message,
+  previous: RaftState | undefined,
+): void {
+  const regionId = envelope.regionId;
+  if (context.meta.peer(regionId) !== undefined) return;
+  const hardState = previous?.hardState ?? { term: 0, vote: NONE, commit: 0 };
+  const peer = new Peer(
+    {
+      region: {
+        id: regionId,
+        startKey: new Uint8Array(0),
+        endKey: new Uint8Array(0),
+        regionEpoch: NO_EPOCH,
+        peers: [],
+      },
+      meta: envelope.toPeer!,
+      initialized: false,
+      // An empty log: whatever an earlier incarnation committed is not here any more.
+      raftState: { hardState: { ...hardState, commit: 0 }, lastIndex: 0 },
+      entries: [],
+      appliedIndex: 0,
+      truncatedIndex: 0,
+      truncatedTerm: 0,
+    },
+    context,
+    turn.nowMs,
+  );
+  context.meta.addPeer(turn, peer);
+  context.metrics.peersCreated.inc();
+  context.metrics.regions.set(context.meta.peerCount);
+  peer.mailbox.push({ kind: "raft", message, envelope });
   context.wake(peer);
+}
+
+/** Marks the peer for destruction at the end of the turn (which serializes it with every other write). */
+export function requestDestroy(context: StoreContext, turn: Turn, peer: Peer, reason: string): void {
+  if (peer.requestDestroy(turn, reason)) context.wake(peer);
 }
 
 /**
  * Destroys the peer: stops it at once (no message or request reaches it any more), then writes the
- * tombstone with its data cleared, then deletes its raft log and state. Run by the store loop.
+ * tombstone with its data cleared, then deletes its raft log and state. Run by the store loop at the end
+ * of a turn.
  */
-export async function destroyPeer(context: StoreContext, peer: Peer): Promise<void> {
+export async function destroyPeer(context: StoreContext, turn: Turn, peer: Peer): Promise<void> {
   const { meta, engines } = context;
-  const reason = peer.pendingDestroy ?? "destroyed";
-  const regionId = peer.regionId;
-  peer.destroyed = true;
-  meta.peers.delete(regionId);
-  meta.busyRegions.add(regionId);
-  const tombstone = tombstoneRegion(peer);
-  if (peer.initialized) {
-    meta.ranges.removeById(regionId);
-    meta.tombstones.set(regionId, { region: tombstone, peerId: peer.meta.id });
+  const lifecycle = peer.lifecycle;
+  if (lifecycle.kind !== "pending-destroy") {
+    throw new PeerLifecycleError(`region ${peer.regionId}: destroyed while ${lifecycle.kind}`);
   }
+  const { reason, initialized } = lifecycle;
+  const regionId = peer.regionId;
+  const tombstone = tombstoneRegion(peer);
+  dropPeerSnapshots(context, turn, peer);
+  peer.markDestroyed(turn, reason);
+  meta.removePeer(turn, peer);
+  meta.markBusy(turn, regionId);
+  if (initialized) meta.setTombstone(turn, regionId, { region: tombstone, peerId: peer.meta.id });
   failEverything(peer);
-  dropPeerSnapshots(context, peer);
   try {
-    if (peer.initialized) {
+    if (initialized) {
       const batch = new WriteBatch();
       putRegionState(batch, regionId, { state: raft_serverpb.PeerState.TOMBSTONE, region: tombstone });
       clearRange(batch, peer.region);
@@ -284,10 +319,10 @@ export async function destroyPeer(context: StoreContext, peer: Peer): Promise<vo
     engines.raftLogStore.destroyRegion(raftBatch, regionId);
     await engines.raftLogStore.engine.write(raftBatch, { sync: false });
   } finally {
-    meta.busyRegions.delete(regionId);
+    meta.clearBusy(turn, regionId);
   }
   context.metrics.peersDestroyed.inc({ reason: destroyReasonLabel(reason) });
-  context.metrics.regions.set(meta.peers.size);
+  context.metrics.regions.set(meta.peerCount);
   context.logger.info({ regionId, peerId: peer.meta.id, reason }, "peer destroyed");
   context.regionChanged(regionId);
 }
@@ -322,30 +357,33 @@ function failEverything(peer: Peer): void {
 
 /**
  * A follower that has not heard from a leader for a long time may have been removed while cut off; it
- * asks pd, and destroys itself when pd's newer membership no longer includes it.
+ * asks pd in a background job, which asks for the peer's destruction when pd's newer membership no longer
+ * includes it.
  */
-export function checkStalePeer(context: StoreContext, peer: Peer, nowMs: number): void {
+export function checkStalePeer(context: StoreContext, turn: Turn, peer: Peer): void {
   if (peer.isLeader) {
-    peer.lastLeaderSeenMs = nowMs;
+    peer.sawLeader(turn, turn.nowMs);
     return;
   }
-  if (peer.staleCheckInFlight || nowMs - peer.lastLeaderSeenMs < context.config.maxLeaderMissingMs) return;
-  peer.staleCheckInFlight = true;
-  peer.lastLeaderSeenMs = nowMs;
-  context.pd
-    .getRegionById(peer.regionId)
-    .then((answer) => {
-      const region = answer?.region;
-      if (region === undefined || peer.destroyed) return;
+  if (peer.hasJob("stale-check") || turn.nowMs - peer.lastLeaderSeenMs < context.config.maxLeaderMissingMs)
+    return;
+  if (!peer.startJob(turn, "stale-check")) return;
+  peer.sawLeader(turn, turn.nowMs);
+  const known = peer.region;
+  const spawned = context.scope.spawn(`stale check of region ${peer.regionId}`, async () => {
+    try {
+      const region = (await context.pd.getRegionById(peer.regionId))?.region;
       const removed =
+        region !== undefined &&
         findPeer(region, peer.meta.id) === undefined &&
-        epochOf(region).confVer > epochOf(peer.region).confVer;
-      if (removed) requestDestroy(context, peer, "pd says it was removed");
-    })
-    .catch((error: unknown) => {
+        epochOf(region).confVer > epochOf(known).confVer;
+      if (removed) peer.mailbox.push({ kind: "destroy", reason: "pd says it was removed" });
+    } catch (error) {
       context.logger.warn({ regionId: peer.regionId, err: error }, "stale peer check with pd failed");
-    })
-    .finally(() => {
-      peer.staleCheckInFlight = false;
-    });
+    } finally {
+      peer.mailbox.push({ kind: "job-done", job: "stale-check" });
+      context.wake(peer);
+    }
+  });
+  if (!spawned) peer.finishJob(turn, "stale-check");
 }

@@ -1,11 +1,16 @@
 /**
- * Work queued for one region until the next store loop turn. Bounded: a full mailbox drops raft messages
+ * Work queued for one region until a store loop turn takes it. Bounded: a full mailbox drops raft messages
  * (raft retransmits) and refuses client work with ServerIsBusy. Reports from the store's own components
- * (snapshot status, unreachable peers) bypass the bound: they are few, and losing them could stall
- * replication to a follower.
+ * (snapshot status, unreachable peers, the results of a peer's background jobs) bypass the bound: each
+ * comes from work the loop started and bounded itself (one job of a kind per peer), and losing one could
+ * stall replication or leave a job marked running forever.
  */
 import type { metapb, raft_serverpb } from "#proto";
 import type { ConfChange, Message, NodeId } from "#raft";
+import type { RegionSizeEstimate } from "../engine/kv-engine.ts";
+import type { GeneratedSnapshot } from "../snapshot/snapshot-generator.ts";
+import type { PeerJob } from "./peer.ts";
+import type { OutgoingSnapshot } from "./peer-snapshot.ts";
 import type { Proposal } from "./proposal.ts";
 import type { PendingRead } from "./read-path.ts";
 import type { EpochCheck } from "./region-epoch.ts";
@@ -27,17 +32,36 @@ export type PeerTask =
   | { readonly kind: "read-index"; readonly read: PendingRead }
   | { readonly kind: "transfer-leader"; readonly to: NodeId }
   | { readonly kind: "unreachable"; readonly to: NodeId }
-  | { readonly kind: "snapshot-status"; readonly to: NodeId; readonly status: "finish" | "failure" }
-  | { readonly kind: "campaign" };
+  | {
+      readonly kind: "snapshot-status";
+      readonly to: NodeId;
+      readonly status: "finish" | "failure";
+      /** The snapshot whose send ended (undefined when none was sent). */
+      readonly sent: OutgoingSnapshot | undefined;
+    }
+  | { readonly kind: "campaign" }
+  /** The peer must go: it was removed, replaced by a newer peer, or told so by a member or pd. */
+  | { readonly kind: "destroy"; readonly reason: string }
+  /** A snapshot generation ended (undefined: it failed and was logged). */
+  | { readonly kind: "snapshot-generated"; readonly generated: GeneratedSnapshot | undefined }
+  | { readonly kind: "region-measured"; readonly estimate: RegionSizeEstimate }
+  | { readonly kind: "job-done"; readonly job: PeerJob };
+
+interface QueuedTask {
+  readonly task: PeerTask;
+  /** Counts against the capacity (work from outside the store). */
+  readonly bounded: boolean;
+}
 
 export class PeerMailbox {
-  private tasks: PeerTask[] = [];
+  private queue: QueuedTask[] = [];
+  private head = 0;
   private boundedCount = 0;
 
   constructor(private readonly capacity: number) {}
 
   get length(): number {
-    return this.tasks.length;
+    return this.queue.length - this.head;
   }
 
   get isFull(): boolean {
@@ -48,19 +72,36 @@ export class PeerMailbox {
   offer(task: PeerTask): boolean {
     if (this.isFull) return false;
     this.boundedCount++;
-    this.tasks.push(task);
+    this.queue.push({ task, bounded: true });
     return true;
   }
 
   /** Queues a report from the store's own components, which must not be lost. */
   push(task: PeerTask): void {
-    this.tasks.push(task);
+    this.queue.push({ task, bounded: false });
+  }
+
+  /** The oldest `max` tasks (all when fewer), in arrival order. */
+  take(max: number): PeerTask[] {
+    const end = Math.min(this.queue.length, this.head + max);
+    const taken: PeerTask[] = [];
+    for (let index = this.head; index < end; index++) {
+      const queued = this.queue[index]!;
+      if (queued.bounded) this.boundedCount--;
+      taken.push(queued.task);
+    }
+    this.head = end;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return taken;
   }
 
   takeAll(): PeerTask[] {
-    const tasks = this.tasks;
-    this.tasks = [];
-    this.boundedCount = 0;
-    return tasks;
+    return this.take(this.length);
   }
 }

@@ -1,16 +1,18 @@
 /**
  * Region snapshots through the raft core's protocol.
  *
- * Leader side: raft asks storage for a snapshot; storage answers "temporarily unavailable" and the store
- * generates one from a consistent kv engine view pinned right after a turn's apply (so it holds exactly
- * the state at the applied index) and offers it to raft, which sends it on its next try. The stream is
- * produced from the pinned view while it is sent, once per send. A MsgSnapshot in a Ready goes through
- * the transport's snapshot stream instead of the raft stream; its outcome is reported back to raft.
+ * Leader side: raft asks storage for a snapshot; storage answers "temporarily unavailable" and the loop
+ * starts a generation job from a consistent kv engine view pinned right after a turn's apply (so it holds
+ * exactly the state at the applied index). The job posts the result to the peer's mailbox; the next turn
+ * offers it to raft, which sends it on its next try. A MsgSnapshot in a Ready is streamed by a send task
+ * from the pinned view, once per send, and the outcome goes back to raft through the mailbox.
  *
- * Follower side: a received snapshot is checked (it must name this peer, be newer than what the peer
- * applied, and not overlap another region here), its range is reserved, it is staged on disk whole, and
- * only then is its raft message stepped; if raft accepts it, the Ready carries it and the store loop
- * installs it (off the loop's critical path) before persisting anything else of that Ready.
+ * Follower side: a received snapshot is checked in a turn (it must name this peer, be newer than what the
+ * peer applied, and not overlap another region here) and its range reserved; the gRPC handler stages it
+ * on disk whole; a second turn steps its raft message. If raft accepts it, the Ready carries it and the
+ * loop installs it (off the loop's critical path) before persisting anything else of that Ready.
+ *
+ * Every background part (generation, sends, releases, file deletions) runs in the store's task scope.
  */
 import { type metapb, raft_serverpb } from "#proto";
 import type { HardState, Message, Snapshot } from "#raft";
@@ -18,18 +20,20 @@ import { type AppliedSnapshot, applySnapshot } from "../snapshot/snapshot-applie
 import { type GeneratedSnapshot, generateSnapshot } from "../snapshot/snapshot-generator.ts";
 import { receiveSnapshot } from "../snapshot/snapshot-receiver.ts";
 import type { SnapshotKey } from "../snapshot/snapshot-store.ts";
+import { abortable } from "./abortable-chunks.ts";
 import { type KeyRange, rangeDifference } from "./key-range-difference.ts";
 import { envelopeOf } from "./outbox.ts";
 import type { Peer } from "./peer.ts";
 import { messageFromWire } from "./raft-message.ts";
 import { isEpochStale } from "./region-epoch.ts";
-import { confStateOfRegion, describeRegion, epochOf, findPeer } from "./region-meta.ts";
+import { describeRegion, epochOf, findPeer } from "./region-meta.ts";
 import type { StoreContext } from "./store-context.ts";
+import type { Turn } from "./turn.ts";
 
 export interface OutgoingSnapshot {
   readonly snapshot: Snapshot;
   readonly generated: GeneratedSnapshot;
-  /** Streams in flight: the view stays pinned until they end. */
+  /** Streams in flight: the view stays pinned until they end. Changed only in turns. */
   sends: number;
   lastUsedMs: number;
   released: boolean;
@@ -51,80 +55,109 @@ export class SnapshotRefusedError extends Error {
   }
 }
 
-// ---- leader side -----------------------------------------------------------------------------------------
-
-/** Pins the kv view now (after the turn's apply) and finishes the snapshot in the background. */
-export function startSnapshotGeneration(context: StoreContext, peer: Peer): void {
-  if (peer.generatingSnapshot || peer.destroyed || !peer.initialized) return;
-  peer.generatingSnapshot = true;
-  peer.snapshotWanted = false;
-  const generation = generateSnapshot(context.engines.kvEngine, peer.regionId, {
-    termOf: (index) => peer.storage.term(index),
-    chunkSizeBytes: context.config.snapshotChunkSizeBytes,
-  });
-  void finishGeneration(context, peer, generation).finally(() => {
-    peer.generatingSnapshot = false;
-  });
+export class SnapshotInstallError extends Error {
+  override readonly name = "SnapshotInstallError";
+  constructor(
+    readonly regionId: bigint,
+    detail: string,
+  ) {
+    super(`region ${regionId}: ${detail}`);
+  }
 }
 
-async function finishGeneration(
+// ---- leader side -----------------------------------------------------------------------------------------
+
+/** Pins the kv view now (after the turn's apply) and finishes the snapshot in a background job. */
+export function startSnapshotGeneration(context: StoreContext, turn: Turn, peer: Peer): void {
+  if (peer.isGoingAway || !peer.initialized || !peer.startJob(turn, "snapshot-generation")) return;
+  const report = (generated: GeneratedSnapshot | undefined): void => {
+    peer.mailbox.push({ kind: "snapshot-generated", generated });
+    context.wake(peer);
+  };
+  // The task starts synchronously inside spawn, and generateSnapshot pins its view before its first
+  // await: the view is the state right after this turn's apply.
+  const spawned = context.scope.spawn(`generate snapshot of region ${peer.regionId}`, async () => {
+    const generation = generateSnapshot(context.engines.kvEngine, peer.regionId, {
+      termOf: (index) => peer.log.term(index),
+      chunkSizeBytes: context.config.snapshotChunkSizeBytes,
+    });
+    let generated: GeneratedSnapshot;
+    try {
+      generated = await generation;
+    } catch (error) {
+      context.logger.warn({ regionId: peer.regionId, err: error }, "snapshot generation failed");
+      report(undefined);
+      return;
+    }
+    report(generated);
+  });
+  if (!spawned) peer.finishJob(turn, "snapshot-generation");
+}
+
+/** A generation job ended: offers its snapshot to raft unless the region changed meanwhile. */
+export function onSnapshotGenerated(
   context: StoreContext,
+  turn: Turn,
   peer: Peer,
-  generation: Promise<GeneratedSnapshot>,
-): Promise<void> {
-  let generated: GeneratedSnapshot;
-  try {
-    generated = await generation;
-  } catch (error) {
-    context.logger.warn({ regionId: peer.regionId, err: error }, "snapshot generation failed");
-    return;
-  }
+  generated: GeneratedSnapshot | undefined,
+): void {
+  peer.finishJob(turn, "snapshot-generation");
+  if (generated === undefined) return;
   const { index, term, confState, data, region } = generated.metadata;
   // The region may have changed while the view was read (a conf change applied meanwhile): such a
   // snapshot misses a peer added since, which would refuse it. Raft asks again and gets a fresh one.
-  if (peer.destroyed || isEpochStale(epochOf(region), epochOf(peer.region))) {
-    await generated.release();
+  if (peer.isGoingAway || isEpochStale(epochOf(region), epochOf(peer.region))) {
+    release(context, generated);
     return;
   }
   const snapshot: Snapshot = { metadata: { index, term, confState }, data };
-  replaceOutgoing(peer, {
+  replaceOutgoing(context, turn, peer, {
     snapshot,
     generated,
     sends: 0,
-    lastUsedMs: context.clock.monotonicMs(),
+    lastUsedMs: turn.nowMs,
     released: false,
   });
-  peer.storage.offerSnapshot(snapshot, epochOf(region));
   context.metrics.snapshots.inc({ event: "generated" });
 }
 
-function replaceOutgoing(peer: Peer, next: OutgoingSnapshot | undefined): void {
-  const previous = peer.outgoingSnapshot;
-  peer.outgoingSnapshot = next;
-  if (previous !== undefined) releaseWhenIdle(previous);
+function replaceOutgoing(
+  context: StoreContext,
+  turn: Turn,
+  peer: Peer,
+  next: OutgoingSnapshot | undefined,
+): void {
+  const previous = peer.setOutgoingSnapshot(turn, next);
+  if (previous !== undefined) releaseWhenIdle(context, previous);
 }
 
-function releaseWhenIdle(outgoing: OutgoingSnapshot): void {
+function releaseWhenIdle(context: StoreContext, outgoing: OutgoingSnapshot): void {
   if (outgoing.sends > 0 || outgoing.released) return;
   outgoing.released = true;
-  void outgoing.generated.release();
+  release(context, outgoing.generated);
+}
+
+function release(context: StoreContext, generated: GeneratedSnapshot): void {
+  const regionId = generated.metadata.regionId;
+  if (!context.scope.spawn(`release snapshot view of region ${regionId}`, () => generated.release())) {
+    context.logger.warn({ regionId }, "store closing: snapshot view released with the engine");
+  }
 }
 
 /** Releases the peer's snapshot after `snapshotTimeToLiveMs` unused (it pins RocksDB files). */
-export function expireOutgoingSnapshot(context: StoreContext, peer: Peer, nowMs: number): void {
+export function expireOutgoingSnapshot(context: StoreContext, turn: Turn, peer: Peer): void {
   const outgoing = peer.outgoingSnapshot;
   if (outgoing === undefined || outgoing.sends > 0) return;
-  if (nowMs - outgoing.lastUsedMs < context.config.snapshotTimeToLiveMs) return;
-  peer.storage.forgetSnapshot();
-  replaceOutgoing(peer, undefined);
+  if (turn.nowMs - outgoing.lastUsedMs < context.config.snapshotTimeToLiveMs) return;
+  replaceOutgoing(context, turn, peer, undefined);
 }
 
 /** Streams the snapshot a MsgSnapshot announces; the outcome goes back to raft through the mailbox. */
-export function sendSnapshotMessage(context: StoreContext, peer: Peer, message: Message): void {
-  const toPeer = peer.peerCache.get(message.to);
+export function sendSnapshotMessage(context: StoreContext, turn: Turn, peer: Peer, message: Message): void {
+  const toPeer = peer.knownPeer(message.to);
   const outgoing = peer.outgoingSnapshot;
-  const report = (status: "finish" | "failure"): void => {
-    peer.mailbox.push({ kind: "snapshot-status", to: message.to, status });
+  const report = (status: "finish" | "failure", sent: OutgoingSnapshot | undefined): void => {
+    peer.mailbox.push({ kind: "snapshot-status", to: message.to, status, sent });
     context.wake(peer);
   };
   if (
@@ -133,57 +166,75 @@ export function sendSnapshotMessage(context: StoreContext, peer: Peer, message: 
     outgoing.released ||
     outgoing.snapshot.metadata.index !== message.snapshot?.metadata.index
   ) {
-    report("failure");
+    report("failure", undefined);
+    return;
+  }
+  const envelope = envelopeOf(peer, message, toPeer);
+  const spawned = context.scope.spawn(`send snapshot of region ${peer.regionId}`, async (signal) => {
+    try {
+      await context.transport.sendSnapshot(
+        toPeer.storeId,
+        envelope,
+        abortable(outgoing.generated.chunks, signal),
+      );
+    } catch (error) {
+      context.metrics.snapshots.inc({ event: "send_failed" });
+      context.logger.info({ regionId: peer.regionId, toPeer: toPeer.id, err: error }, "snapshot send failed");
+      report("failure", outgoing);
+      return;
+    }
+    context.metrics.snapshots.inc({ event: "sent" });
+    report("finish", outgoing);
+  });
+  if (!spawned) {
+    report("failure", undefined);
     return;
   }
   outgoing.sends++;
-  outgoing.lastUsedMs = context.clock.monotonicMs();
-  const envelope = envelopeOf(peer, message, toPeer);
-  context.transport
-    .sendSnapshot(toPeer.storeId, envelope, outgoing.generated.chunks)
-    .then(
-      () => {
-        context.metrics.snapshots.inc({ event: "sent" });
-        report("finish");
-      },
-      (error: unknown) => {
-        context.metrics.snapshots.inc({ event: "send_failed" });
-        context.logger.info(
-          { regionId: peer.regionId, toPeer: toPeer.id, err: error },
-          "snapshot send failed",
-        );
-        report("failure");
-      },
-    )
-    .finally(() => {
-      outgoing.sends--;
-      if (peer.outgoingSnapshot !== outgoing || peer.destroyed) releaseWhenIdle(outgoing);
-    });
+  outgoing.lastUsedMs = turn.nowMs;
+}
+
+/** A send ended: reports it to raft and releases the view once nothing uses it. */
+export function onSnapshotSent(
+  context: StoreContext,
+  turn: Turn,
+  peer: Peer,
+  task: {
+    readonly to: number;
+    readonly status: "finish" | "failure";
+    readonly sent: OutgoingSnapshot | undefined;
+  },
+): void {
+  const { sent } = task;
+  if (sent !== undefined) {
+    sent.sends--;
+    if (peer.outgoingSnapshot !== sent || peer.isGoingAway) releaseWhenIdle(context, sent);
+  }
+  if (!peer.isGoingAway) peer.reportSnapshot(turn, task.to, task.status);
 }
 
 /**
  * The region changed (membership, range): a snapshot generated before describes the old region, which a
  * new member would refuse (it is not in it) and a follower must not install.
  */
-export function invalidateOutgoingSnapshot(peer: Peer): void {
+export function invalidateOutgoingSnapshot(context: StoreContext, turn: Turn, peer: Peer): void {
   if (peer.outgoingSnapshot === undefined) return;
-  peer.storage.forgetSnapshot();
-  replaceOutgoing(peer, undefined);
+  replaceOutgoing(context, turn, peer, undefined);
 }
 
 /** The peer is going away: its snapshots are no longer needed. */
-export function dropPeerSnapshots(context: StoreContext, peer: Peer): void {
-  replaceOutgoing(peer, undefined);
-  discardIncomingSnapshot(context, peer);
+export function dropPeerSnapshots(context: StoreContext, turn: Turn, peer: Peer): void {
+  replaceOutgoing(context, turn, peer, undefined);
+  discardIncomingSnapshot(context, turn, peer);
 }
 
 // ---- follower side ---------------------------------------------------------------------------------------
 
 /**
- * Checks a received snapshot, reserves its range (synchronously, before anything is read) and stages it;
- * once staged and verified, its raft message is queued for the peer and the promise resolves, so the
- * sender hears of success only for a snapshot this store holds whole. Rejects with SnapshotRefusedError
- * when the store cannot take it, and with the receive's error for a broken or corrupt stream.
+ * Checks a received snapshot and reserves its range in a turn, stages it on disk, and in a second turn
+ * queues its raft message for the peer; resolves then, so the sender hears of success only for a snapshot
+ * this store holds whole. Rejects with SnapshotRefusedError when the store cannot take it, and with the
+ * receive's error for a broken or corrupt stream. Run by the gRPC handler that owns the stream.
  */
 export async function acceptSnapshot(
   context: StoreContext,
@@ -191,31 +242,60 @@ export async function acceptSnapshot(
   chunks: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const regionId = envelope.regionId;
-  const refusal = (reason: string): SnapshotRefusedError => {
-    context.metrics.snapshots.inc({ event: "rejected" });
-    return new SnapshotRefusedError(regionId, reason);
-  };
   const wire = envelope.message;
-  if (wire?.snapshot === undefined) throw refusal("the message carries no snapshot");
+  if (wire?.snapshot === undefined) throw refusal(context, regionId, "the message carries no snapshot");
   const message = messageFromWire(wire);
   const snapshot = message.snapshot!;
-  const peer = context.meta.peers.get(regionId);
-  if (peer === undefined || peer.destroyed) throw refusal("no peer of the region on this store");
-  if (envelope.toPeer?.id !== peer.meta.id) throw refusal(`addressed to peer ${envelope.toPeer?.id}`);
   const region = snapshotRegion(snapshot, regionId);
-  const problem = snapshotProblem(context, peer, snapshot, region);
-  if (problem !== undefined) throw refusal(problem);
   const key: SnapshotKey = { regionId, index: snapshot.metadata.index, term: snapshot.metadata.term };
-  context.meta.pendingSnapshots.set(regionId, region);
-  peer.incomingSnapshot = { key, region };
-  await stageSnapshot(context, peer, key, chunks);
-  if (peer.destroyed || peer.incomingSnapshot?.key !== key) {
-    await context.engines.snapshotStore.delete(key);
-    throw refusal("the peer went away while the snapshot was received");
+  const peer = await context.loop.runInTurn("reserve a received snapshot", (turn) =>
+    reserveIncoming(context, turn, envelope, snapshot, { key, region }),
+  );
+  try {
+    await receiveSnapshot(context.engines.snapshotStore, key, chunks);
+  } catch (error) {
+    context.logger.warn({ regionId, err: error }, "staging a received snapshot failed");
+    context.metrics.snapshots.inc({ event: "receive_failed" });
+    await context.loop.runInTurn("discard a failed snapshot", (turn) => {
+      if (peer.incomingSnapshot?.key === key) discardIncomingSnapshot(context, turn, peer);
+    });
+    throw error;
   }
-  context.metrics.snapshots.inc({ event: "received" });
-  peer.mailbox.push({ kind: "raft", message, envelope });
-  context.wake(peer);
+  await context.loop.runInTurn("deliver a received snapshot", () => {
+    if (peer.isGoingAway || peer.incomingSnapshot?.key !== key) {
+      deleteSnapshotFile(context, key);
+      throw refusal(context, regionId, "the peer went away while the snapshot was received");
+    }
+    context.metrics.snapshots.inc({ event: "received" });
+    peer.mailbox.push({ kind: "raft", message, envelope });
+    context.wake(peer);
+  });
+}
+
+function refusal(context: StoreContext, regionId: bigint, reason: string): SnapshotRefusedError {
+  context.metrics.snapshots.inc({ event: "rejected" });
+  return new SnapshotRefusedError(regionId, reason);
+}
+
+function reserveIncoming(
+  context: StoreContext,
+  turn: Turn,
+  envelope: raft_serverpb.RaftMessage,
+  snapshot: Snapshot,
+  incoming: IncomingSnapshot,
+): Peer {
+  const regionId = envelope.regionId;
+  const peer = context.meta.peer(regionId);
+  if (peer === undefined || peer.isGoingAway)
+    throw refusal(context, regionId, "no peer of the region on this store");
+  if (envelope.toPeer?.id !== peer.meta.id) {
+    throw refusal(context, regionId, `addressed to peer ${envelope.toPeer?.id}`);
+  }
+  const problem = snapshotProblem(context, peer, snapshot, incoming.region);
+  if (problem !== undefined) throw refusal(context, regionId, problem);
+  context.meta.reserveSnapshot(turn, incoming.region);
+  peer.setIncomingSnapshot(turn, incoming);
+  return peer;
 }
 
 function snapshotRegion(snapshot: Snapshot, regionId: bigint): metapb.Region {
@@ -238,7 +318,9 @@ function snapshotProblem(
   snapshot: Snapshot,
   region: metapb.Region,
 ): string | undefined {
-  if (peer.incomingSnapshot !== undefined) return "another snapshot is being installed";
+  if (peer.incomingSnapshot !== undefined || peer.isApplyingSnapshot) {
+    return "another snapshot is being installed";
+  }
   if (findPeer(region, peer.meta.id) === undefined) return "the snapshot's region does not include this peer";
   if (peer.initialized && isEpochStale(epochOf(region), epochOf(peer.region))) {
     return `stale epoch: ${describeRegion(region)} vs ${describeRegion(peer.region)}`;
@@ -251,41 +333,33 @@ function snapshotProblem(
   return undefined;
 }
 
-async function stageSnapshot(
-  context: StoreContext,
-  peer: Peer,
-  key: SnapshotKey,
-  chunks: AsyncIterable<Uint8Array>,
-): Promise<void> {
-  try {
-    await receiveSnapshot(context.engines.snapshotStore, key, chunks);
-  } catch (error) {
-    context.logger.warn({ regionId: peer.regionId, err: error }, "staging a received snapshot failed");
-    context.metrics.snapshots.inc({ event: "receive_failed" });
-    if (peer.incomingSnapshot?.key === key) discardIncomingSnapshot(context, peer);
-    throw error;
-  }
-}
-
 /** Raft did not take the staged snapshot (or the peer went away): free its range and its file. */
-export function discardIncomingSnapshot(context: StoreContext, peer: Peer): void {
+export function discardIncomingSnapshot(context: StoreContext, turn: Turn, peer: Peer): void {
   const incoming = peer.incomingSnapshot;
   if (incoming === undefined) return;
-  peer.incomingSnapshot = undefined;
-  if (context.meta.pendingSnapshots.get(peer.regionId) === incoming.region) {
-    context.meta.pendingSnapshots.delete(peer.regionId);
-  }
-  void context.engines.snapshotStore.delete(incoming.key);
+  peer.setIncomingSnapshot(turn, undefined);
+  context.meta.releaseSnapshot(turn, incoming.region);
+  deleteSnapshotFile(context, incoming.key);
+}
+
+function deleteSnapshotFile(context: StoreContext, key: SnapshotKey): void {
+  const spawned = context.scope.spawn(`delete snapshot file of region ${key.regionId}`, () =>
+    context.engines.snapshotStore.delete(key),
+  );
+  // A closing store leaves the file; the snapshot store clears stale files when it opens.
+  if (!spawned)
+    context.logger.info({ regionId: key.regionId }, "store closing: staged snapshot left on disk");
 }
 
 /**
  * Starts installing the snapshot raft accepted in a Ready: kv data, apply state and region meta, then the
  * raft log reset, all on the engines (snapshot-applier.ts). Checks and reads the store's bookkeeping now,
- * synchronously; the store loop keeps the peer's Ready (and the peer) waiting until the returned promise
- * settles and then calls `adoptInstalledSnapshot`, so other regions run meanwhile.
+ * in the turn; the loop keeps the peer's Ready (and the peer) waiting until the returned promise settles
+ * and then calls `adoptInstalledSnapshot`, so other regions run meanwhile.
  */
 export function installSnapshot(
   context: StoreContext,
+  turn: Turn,
   peer: Peer,
   snapshot: Snapshot,
   hardState: HardState | undefined,
@@ -298,6 +372,8 @@ export function installSnapshot(
       `raft accepted snapshot (${index}, ${term}) that was not staged`,
     );
   }
+  const abandoned = abandonedRanges(context, peer, incoming.region);
+  peer.beginSnapshotInstall(turn);
   return applySnapshot(
     {
       kvEngine: context.engines.kvEngine,
@@ -305,17 +381,31 @@ export function installSnapshot(
       snapshotStore: context.engines.snapshotStore,
     },
     incoming.key,
-    { hardState, abandonedRanges: abandonedRanges(context, peer, incoming.region) },
+    { hardState, abandonedRanges: abandoned },
   );
 }
 
-/** The installed snapshot's state becomes the peer's (run by the store loop, like every peer change). */
-export function adoptInstalledSnapshot(context: StoreContext, peer: Peer, applied: AppliedSnapshot): void {
-  peer.incomingSnapshot = undefined;
-  context.meta.pendingSnapshots.delete(peer.regionId);
-  adoptSnapshot(context, peer, applied.region, applied.key.index, applied.key.term);
-  peer.storage.hardState = applied.raftState.hardState;
+/** The installed snapshot's state becomes the peer's. */
+export function adoptInstalledSnapshot(
+  context: StoreContext,
+  turn: Turn,
+  peer: Peer,
+  applied: AppliedSnapshot,
+): void {
+  const incoming = peer.incomingSnapshot;
+  peer.setIncomingSnapshot(turn, undefined);
+  if (incoming !== undefined) context.meta.releaseSnapshot(turn, incoming.region);
+  const previous = peer.initialized ? [peer.region] : [];
+  peer.finishSnapshotInstall(
+    turn,
+    applied.region,
+    applied.key.index,
+    applied.key.term,
+    applied.raftState.hardState,
+  );
+  context.meta.replaceRanges(turn, previous, [applied.region]);
   context.metrics.snapshots.inc({ event: "applied" });
+  context.regionChanged(peer.regionId);
 }
 
 /**
@@ -326,36 +416,4 @@ function abandonedRanges(context: StoreContext, peer: Peer, region: metapb.Regio
   if (!peer.initialized) return [];
   const owned = context.meta.overlaps(peer.regionId, peer.region.startKey, peer.region.endKey);
   return rangeDifference(peer.region, [region, ...owned]);
-}
-
-function adoptSnapshot(
-  context: StoreContext,
-  peer: Peer,
-  region: metapb.Region,
-  index: number,
-  term: number,
-): void {
-  const confState = confStateOfRegion(region);
-  peer.storage.installSnapshot(index, term, confState);
-  context.meta.ranges.replace(peer.initialized ? [peer.region] : [], [region]);
-  peer.region = region;
-  peer.initialized = true;
-  peer.appliedIndex = index;
-  peer.appliedTerm = term;
-  peer.firstStoredIndex = index + 1;
-  peer.dataGeneration++;
-  peer.writtenBytes = 0;
-  peer.writtenKeys = 0;
-  peer.rememberPeers(region);
-  context.regionChanged(peer.regionId);
-}
-
-export class SnapshotInstallError extends Error {
-  override readonly name = "SnapshotInstallError";
-  constructor(
-    readonly regionId: bigint,
-    detail: string,
-  ) {
-    super(`region ${regionId}: ${detail}`);
-  }
 }

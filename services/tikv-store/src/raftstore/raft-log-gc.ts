@@ -10,14 +10,13 @@ import type { RaftstoreConfig } from "./raftstore-config.ts";
 /** The index to compact the log up to (inclusive), or undefined when it should stay as it is. */
 export function compactLogTarget(peer: Peer, config: RaftstoreConfig): number | undefined {
   if (!peer.isLeader) return undefined;
-  const firstIndex = peer.storage.firstIndex();
+  const firstIndex = peer.log.firstIndex();
   const applied = peer.appliedIndex;
   if (applied < firstIndex) return undefined;
   const overLimit =
-    peer.storage.entryCount >= config.raftLogGcCountLimit ||
-    peer.storage.sizeBytes >= config.raftLogGcSizeLimitBytes;
+    peer.log.entryCount >= config.raftLogGcCountLimit || peer.log.sizeBytes >= config.raftLogGcSizeLimitBytes;
   if (overLimit) return applied;
-  const progress = peer.rawNode.status().progress;
+  const progress = peer.status().progress;
   if (progress === undefined) return undefined;
   let replicated = applied;
   for (const member of progress.values()) replicated = Math.min(replicated, member.match);

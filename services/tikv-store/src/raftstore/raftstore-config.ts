@@ -3,6 +3,7 @@
  * live in ../config.ts; `raftstoreConfigFrom` maps them. Tests start from `defaultRaftstoreConfig` and
  * shrink timings and thresholds.
  */
+import { ConfigError } from "#runtime";
 import type { StoreConfig } from "../config.ts";
 
 export interface RaftstoreConfig {
@@ -17,6 +18,18 @@ export interface RaftstoreConfig {
   /** Byte budget of the entries in one append message. */
   readonly raftMaxSizePerMessageBytes: number;
   readonly raftMaxInflightMessages: number;
+  /** Bytes of appends in flight to one follower before the leader waits for it. */
+  readonly raftMaxInflightBytes: number;
+  /** Bytes of uncommitted entries a leader holds before proposals answer ServerIsBusy. */
+  readonly raftMaxUncommittedBytes: number;
+  /** Mailbox items one region handles per turn (the rest wait for the next turn). */
+  readonly maxMessagesPerPeerPerTurn: number;
+  /** Regions one turn handles at most. */
+  readonly maxPeersPerTurn: number;
+  /** Bytes of entries one turn's synced raft write carries (one region's Ready may exceed it alone). */
+  readonly maxRaftWriteBatchBytes: number;
+  /** Raft messages received and not yet routed to their regions; beyond it they are dropped. */
+  readonly maxStoreInbox: number;
   /** Messages, proposals and reads queued for one region before it answers ServerIsBusy. */
   readonly maxRegionMailbox: number;
   /** Proposals queued or awaiting apply on the whole store before writes answer ServerIsBusy. */
@@ -61,6 +74,12 @@ export function defaultRaftstoreConfig(): RaftstoreConfig {
     raftEntryMaxSizeBytes: 8 * MIB,
     raftMaxSizePerMessageBytes: MIB,
     raftMaxInflightMessages: 256,
+    raftMaxInflightBytes: 32 * MIB,
+    raftMaxUncommittedBytes: 32 * MIB,
+    maxMessagesPerPeerPerTurn: 4096,
+    maxPeersPerTurn: 1024,
+    maxRaftWriteBatchBytes: 8 * MIB,
+    maxStoreInbox: 65_536,
     maxRegionMailbox: 4096,
     maxPendingProposals: 65_536,
     maxPendingReads: 65_536,
@@ -86,6 +105,14 @@ export function defaultRaftstoreConfig(): RaftstoreConfig {
 /** The raftstore settings of a loaded store config. */
 export function raftstoreConfigFrom(config: StoreConfig): RaftstoreConfig {
   const raftstore = config.raftstore;
+  if (raftstore.raftMaxUncommittedSize < raftstore.raftEntryMaxSize) {
+    // A leader refuses proposals beyond the uncommitted bound, so a largest entry must fit in it.
+    throw new ConfigError({
+      source: "config",
+      key: "raftstore.raft-max-uncommitted-size",
+      problem: `raftstore.raft-max-uncommitted-size (${raftstore.raftMaxUncommittedSize} bytes) must be at least raftstore.raft-entry-max-size (${raftstore.raftEntryMaxSize} bytes)`,
+    });
+  }
   return {
     ...defaultRaftstoreConfig(),
     baseTickMs: raftstore.baseTickInterval,
@@ -94,6 +121,12 @@ export function raftstoreConfigFrom(config: StoreConfig): RaftstoreConfig {
     raftEntryMaxSizeBytes: raftstore.raftEntryMaxSize,
     maxRegionMailbox: raftstore.maxRegionMailbox,
     maxPendingProposals: raftstore.maxPendingProposals,
+    maxMessagesPerPeerPerTurn: raftstore.maxMessagesPerPeerPerTurn,
+    maxPeersPerTurn: raftstore.maxPeersPerTurn,
+    maxRaftWriteBatchBytes: raftstore.maxRaftWriteBatchSize,
+    maxStoreInbox: raftstore.maxStoreInbox,
+    raftMaxUncommittedBytes: raftstore.raftMaxUncommittedSize,
+    raftMaxInflightBytes: raftstore.raftMaxInflightSize,
     raftLogGcTickMs: raftstore.raftLogGcTickInterval,
     raftLogGcThreshold: raftstore.raftLogGcThreshold,
     raftLogGcCountLimit: raftstore.raftLogGcCountLimit,

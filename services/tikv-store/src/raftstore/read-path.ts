@@ -21,7 +21,6 @@ import { epochOf } from "./region-meta.ts";
 
 // The request checks moved to request-check.ts; these stay until store.ts and served-store.ts import
 // them from there.
-export { checkKeys, type KeyCheck } from "./request-check.ts";
 
 /** Reads one region's data; each call is one consistent point-in-time read of the kv engine. */
 export interface RegionReader {

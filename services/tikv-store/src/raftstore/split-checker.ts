@@ -7,13 +7,14 @@
  */
 import { compareBytes } from "#codec";
 import type { metapb, raft_cmdpb } from "#proto";
-import { measureRegion } from "../engine/kv-engine.ts";
+import { measureRegion, type RegionSizeEstimate } from "../engine/kv-engine.ts";
 import type { Peer } from "./peer.ts";
 import { SPLIT_EPOCH_CHECK } from "./region-epoch.ts";
-import { NotLeaderError } from "./region-errors.ts";
+import { NotLeaderError, RegionError } from "./region-errors.ts";
 import { keyInRegion } from "./region-meta.ts";
 import type { StoreContext } from "./store-context.ts";
 import { submitCommand } from "./submit-command.ts";
+import type { Turn } from "./turn.ts";
 
 /** A region grows by this fraction of a threshold between measures. */
 const CHECK_DIFF_FRACTION = 16;
@@ -31,40 +32,69 @@ export class InvalidSplitError extends Error {
   }
 }
 
-/** Starts a measure of the leader's region when it has grown enough since the last one. */
-export function checkSplit(context: StoreContext, peer: Peer): void {
-  if (!peer.isLeader || !peer.initialized || peer.destroyed || peer.splitCheckInFlight) return;
+/**
+ * Starts a measure of the leader's region in a background job when it has grown enough since the last
+ * one; the measure comes back to the mailbox (`onRegionMeasured`).
+ */
+export function checkSplit(context: StoreContext, turn: Turn, peer: Peer): void {
+  if (!peer.isLeader || !peer.initialized || peer.isGoingAway || peer.hasJob("split-check")) return;
   const { config } = context;
   const grown =
     peer.writtenBytes * CHECK_DIFF_FRACTION >= config.regionSplitSizeBytes ||
     peer.writtenKeys * CHECK_DIFF_FRACTION >= config.regionSplitKeys;
-  if (peer.sizeMeasured && !grown) return;
-  peer.splitCheckInFlight = true;
-  void runSplitCheck(context, peer)
-    .catch((error: unknown) => {
-      context.logger.info({ regionId: peer.regionId, err: error }, "split check did not split");
-    })
-    .finally(() => {
-      peer.splitCheckInFlight = false;
-    });
+  if (peer.size.measured && !grown) return;
+  if (!peer.startJob(turn, "split-check")) return;
+  const region = peer.region;
+  const spawned = context.scope.spawn(`split check of region ${peer.regionId}`, async () => {
+    try {
+      const estimate = await measureRegion(context.engines.kvEngine.db, region, {
+        splitSizeBytes: config.regionSplitSizeBytes,
+        splitKeys: config.regionSplitKeys,
+        maxKeys: config.splitCheckMaxKeys,
+        maxSplitKeys: MAX_SPLIT_KEYS,
+      });
+      peer.mailbox.push({ kind: "region-measured", estimate });
+    } catch (error) {
+      peer.mailbox.push({ kind: "job-done", job: "split-check" });
+      throw error;
+    } finally {
+      context.wake(peer);
+    }
+  });
+  if (!spawned) peer.finishJob(turn, "split-check");
 }
 
-async function runSplitCheck(context: StoreContext, peer: Peer): Promise<void> {
+/** A measure came back: records the size and, over the thresholds, splits in the same job. */
+export function onRegionMeasured(
+  context: StoreContext,
+  turn: Turn,
+  peer: Peer,
+  estimate: RegionSizeEstimate,
+): void {
   const { config } = context;
-  peer.writtenBytes = 0;
-  peer.writtenKeys = 0;
-  const estimate = await measureRegion(context.engines.kvEngine.db, peer.region, {
-    splitSizeBytes: config.regionSplitSizeBytes,
-    splitKeys: config.regionSplitKeys,
-    maxKeys: config.splitCheckMaxKeys,
-    maxSplitKeys: MAX_SPLIT_KEYS,
-  });
-  peer.approximateSizeBytes = estimate.sizeBytes;
-  peer.approximateKeys = estimate.keys;
-  peer.sizeMeasured = true;
+  peer.measured(turn, estimate.sizeBytes, estimate.keys);
   const over = estimate.sizeBytes > config.regionMaxSizeBytes || estimate.keys > config.regionSplitKeys;
-  if (!over || estimate.splitKeys.length === 0 || peer.destroyed || !peer.isLeader) return;
-  await proposeSplit(context, peer, estimate.splitKeys);
+  if (!over || estimate.splitKeys.length === 0 || peer.isGoingAway || !peer.isLeader) {
+    peer.finishJob(turn, "split-check");
+    return;
+  }
+  const spawned = context.scope.spawn(`split of region ${peer.regionId}`, async () => {
+    try {
+      await proposeSplit(context, peer, estimate.splitKeys);
+    } catch (error) {
+      if (!isExpectedSplitFailure(error)) throw error;
+      context.logger.info({ regionId: peer.regionId, err: error }, "split check did not split");
+    } finally {
+      peer.mailbox.push({ kind: "job-done", job: "split-check" });
+      context.wake(peer);
+    }
+  });
+  if (!spawned) peer.finishJob(turn, "split-check");
+}
+
+/** The region changed or lost its leader while the split was prepared: the next check tries again. */
+function isExpectedSplitFailure(error: unknown): boolean {
+  return error instanceof RegionError;
 }
 
 /**

@@ -4,14 +4,16 @@
  */
 import type { Logger } from "#observability";
 import type { metapb, pdpb, raft_serverpb } from "#proto";
-import type { Clock, Random, Timers } from "#runtime";
+import type { Clock, Random, TaskScope, Timers } from "#runtime";
 import type { KvEngine } from "../engine/kv-engine.ts";
 import type { RaftLogStore } from "../engine/raft-log-store.ts";
 import type { SnapshotStore } from "../snapshot/snapshot-store.ts";
 import type { RaftstoreMetrics } from "./metrics.ts";
 import type { Peer } from "./peer.ts";
 import type { RaftstoreConfig } from "./raftstore-config.ts";
+import { ServerIsBusyError } from "./region-errors.ts";
 import type { StoreMeta } from "./store-meta.ts";
+import type { Turn } from "./turn.ts";
 
 /** How the store sends raft traffic; failures come back through `Store.reportUnreachable`. */
 export interface RaftTransport {
@@ -46,9 +48,24 @@ export interface StoreEngines {
   readonly snapshotStore: SnapshotStore;
 }
 
+/** What the store loop offers the rest of the raftstore (the loop sets it when it starts). */
+export interface LoopHandle {
+  /** Marks a peer as having work for the next turn. */
+  wake(peer: Peer): void;
+  /**
+   * Runs `change` at the start of the next turn with the turn's capability and resolves with its result;
+   * rejects when the loop is closed or its queue of such changes is full.
+   */
+  runInTurn<T>(label: string, change: (turn: Turn) => T): Promise<T>;
+}
+
+const NO_LOOP: LoopHandle = {
+  wake: () => undefined,
+  runInTurn: () => Promise.reject(new ServerIsBusyError("the store loop is not running", 0)),
+};
+
 export class StoreContext {
-  /** Set by the store loop: marks a peer as having work for the next turn. */
-  wake: (peer: Peer) => void = () => undefined;
+  loop: LoopHandle = NO_LOOP;
   /** Proposals queued or awaiting apply on the whole store (bounded by `maxPendingProposals`). */
   pendingProposals = 0;
   /** Reads waiting for a read index on the whole store (bounded by `maxPendingReads`). */
@@ -69,7 +86,13 @@ export class StoreContext {
     readonly clock: Clock,
     readonly timers: Timers,
     readonly random: Random,
+    /** Owns every background task of the raftstore (split checks, snapshot work, pd calls). */
+    readonly scope: TaskScope,
   ) {}
+
+  wake(peer: Peer): void {
+    this.loop.wake(peer);
+  }
 
   nextProposalId(): bigint {
     this.lastProposalId++;

@@ -17,13 +17,21 @@ import { initialApplyState } from "./initial-state.ts";
 import { Peer } from "./peer.ts";
 import { describeRegion, findPeerOnStore, toSafeIndex } from "./region-meta.ts";
 import type { StoreContext } from "./store-context.ts";
+import type { Tombstone } from "./store-meta.ts";
+import type { Turn } from "./turn.ts";
 
 export class RecoveryError extends Error {
   override readonly name = "RecoveryError";
 }
 
-/** Loads every region of the store into `context.meta`; returns how many peers were loaded. */
-export async function recoverRegions(context: StoreContext): Promise<number> {
+/** What a store holds on disk: live peers, and tombstones of destroyed ones. */
+export interface RecoveredRegions {
+  readonly peers: readonly Peer[];
+  readonly tombstones: ReadonlyMap<bigint, Tombstone>;
+}
+
+/** Loads every region of the store from disk (finishing work a crash interrupted). */
+export async function recoverRegions(context: StoreContext): Promise<RecoveredRegions> {
   const { engines, logger } = context;
   const report = await recoverApplyingSnapshots(engines);
   for (const { regionId, reason } of report.cleaned) {
@@ -33,23 +41,33 @@ export async function recoverRegions(context: StoreContext): Promise<number> {
     );
   }
   const cleanup = new WriteBatch();
+  const peers: Peer[] = [];
+  const tombstones = new Map<bigint, Tombstone>();
   for (const persisted of await engines.kvEngine.loadRegions()) {
     const { regionId, regionState } = persisted;
     if (regionState.state === raft_serverpb.PeerState.TOMBSTONE) {
       const region = regionState.region;
       if (region !== undefined)
-        context.meta.tombstones.set(regionId, { region, peerId: tombstonePeerId(context, region) });
+        tombstones.set(regionId, { region, peerId: tombstonePeerId(context, region) });
       // A crash between the tombstone and the raft log deletion leaves the log behind.
       engines.raftLogStore.destroyRegion(cleanup, regionId);
       continue;
     }
-    const peer = await loadPeer(context, persisted, cleanup);
-    context.meta.peers.set(regionId, peer);
-    context.meta.ranges.replace([], [peer.region]);
+    peers.push(await loadPeer(context, persisted, cleanup));
   }
   if (cleanup.operationCount > 0) await engines.raftLogStore.engine.write(cleanup, { sync: true });
-  context.metrics.regions.set(context.meta.peers.size);
-  return context.meta.peers.size;
+  return { peers, tombstones };
+}
+
+/** Registers the recovered regions with the store (in the loop's first turn) and wakes every peer. */
+export function registerRecovered(context: StoreContext, turn: Turn, recovered: RecoveredRegions): void {
+  for (const [regionId, tombstone] of recovered.tombstones)
+    context.meta.setTombstone(turn, regionId, tombstone);
+  for (const peer of recovered.peers) {
+    context.meta.addPeer(turn, peer);
+    context.wake(peer);
+  }
+  context.metrics.regions.set(context.meta.peerCount);
 }
 
 function tombstonePeerId(

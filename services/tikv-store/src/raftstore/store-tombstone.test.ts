@@ -6,38 +6,34 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb, raft_serverpb } from "#proto";
 import { MessageType } from "#raft";
-import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { messageToWire } from "./raft-message.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 
-function peerOn(cluster: TestCluster, storeId: bigint): metapb.Peer {
-  const peer = findPeerOnStore(cluster.routeRegion(FIRST_REGION_ID).region, storeId);
-  assert.ok(peer, `region 1 has no peer on store ${storeId}`);
+function peerOn(cluster: StoreCluster, index: number): metapb.Peer {
+  const peer = findPeerOnStore(cluster.routeRegion(cluster.firstRegionId).region, cluster.storeId(index));
+  assert.ok(peer, `the first region has no peer on store ${index}`);
   return peer;
 }
 
-function holdsRegion(cluster: TestCluster, storeId: bigint): boolean {
+function holdsRegion(cluster: StoreCluster, index: number): boolean {
   return cluster
-    .store(storeId)
+    .store(index)
     .peers()
-    .some((peer) => peer.regionId === FIRST_REGION_ID);
+    .some((peer) => peer.regionId === cluster.firstRegionId);
 }
 
-async function persistedState(cluster: TestCluster, storeId: bigint) {
-  const regions = await cluster.store(storeId).engines.kvEngine.loadRegions();
-  return regions.find((region) => region.regionId === FIRST_REGION_ID)?.regionState.state;
+async function persistedState(cluster: StoreCluster, index: number) {
+  const regions = await cluster.store(index).engines.kvEngine.loadRegions();
+  return regions.find((region) => region.regionId === cluster.firstRegionId)?.regionState.state;
 }
 
-async function counter(cluster: TestCluster, storeId: bigint, name: string, reason?: string) {
-  const metric = cluster.metrics(storeId).getSingleMetric(`s${storeId}_raftstore_${name}`);
-  const values = (await metric?.get())?.values ?? [];
-  return values
-    .filter((sample) => reason === undefined || sample.labels.reason === reason)
-    .reduce((sum, { value }) => sum + value, 0);
-}
+const droppedAsTombstone = (cluster: StoreCluster, index: number) =>
+  cluster.counter(index, "store_raftstore_raft_messages_dropped_total", { reason: "tombstone" });
 
-const droppedAsTombstone = (cluster: TestCluster, storeId: bigint) =>
-  counter(cluster, storeId, "raft_messages_dropped_total", "tombstone");
+/** Received messages are routed in the store's next turn: waits until `count` were refused as tombstoned. */
+const waitDroppedAsTombstone = (cluster: StoreCluster, index: number, count: number, why: string) =>
+  cluster.waitFor(why, async () => (await droppedAsTombstone(cluster, index)) === count);
 
 /**
  * A leader's first heartbeat to `to`, from a membership newer than any the cluster had. The leader is on a
@@ -45,10 +41,10 @@ const droppedAsTombstone = (cluster: TestCluster, storeId: bigint) =>
  */
 const FUTURE_LEADER = metapb.Peer.fromPartial({ id: 999_999n, storeId: 99n });
 
-function heartbeatFromTheFuture(to: metapb.Peer): raft_serverpb.RaftMessage {
+function heartbeatFromTheFuture(regionId: bigint, to: metapb.Peer): raft_serverpb.RaftMessage {
   const from = FUTURE_LEADER;
   return raft_serverpb.RaftMessage.fromPartial({
-    regionId: FIRST_REGION_ID,
+    regionId,
     fromPeer: from,
     toPeer: to,
     regionEpoch: { confVer: 100n, version: 1n },
@@ -68,28 +64,30 @@ function heartbeatFromTheFuture(to: metapb.Peer): raft_serverpb.RaftMessage {
 }
 
 test("a tombstone refuses older peer ids after a restart too, and lets the destroyed id be re-added", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "tombstone after restart", stores: 3 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const removed = peerOn(cluster, 2n);
-    await cluster.removePeer(FIRST_REGION_ID, removed);
-    await cluster.waitFor("store 2 to destroy its peer", () => !holdsRegion(cluster, 2n));
+    await cluster.transferLeader(regionId, 0);
+    const removed = peerOn(cluster, 1);
+    await cluster.removePeer(regionId, 1);
+    await cluster.waitFor("store 1 to destroy its peer", () => !holdsRegion(cluster, 1));
 
     const older = { ...removed, id: removed.id - 1n };
-    cluster.store(2n).onRaftMessages([heartbeatFromTheFuture(older)]);
-    assert.equal(await droppedAsTombstone(cluster, 2n), 1, "refused before a restart");
-    await cluster.restartStore(2n);
-    cluster.store(2n).onRaftMessages([heartbeatFromTheFuture(older)]);
-    assert.equal(await droppedAsTombstone(cluster, 2n), 1, "refused after a restart");
-    assert.equal(holdsRegion(cluster, 2n), false);
+    cluster.store(1).onRaftMessages([heartbeatFromTheFuture(regionId, older)]);
+    await waitDroppedAsTombstone(cluster, 1, 1, "refused before a restart");
+    await cluster.stop(1);
+    await cluster.restart(1);
+    cluster.store(1).onRaftMessages([heartbeatFromTheFuture(regionId, older)]);
+    await waitDroppedAsTombstone(cluster, 1, 1, "refused after a restart");
+    assert.equal(holdsRegion(cluster, 1), false);
 
     // The same peer id from a newer membership: it was added again.
-    cluster.store(2n).onRaftMessages([heartbeatFromTheFuture(removed)]);
-    assert.equal(await droppedAsTombstone(cluster, 2n), 1, "the re-added peer id is not refused");
+    cluster.store(1).onRaftMessages([heartbeatFromTheFuture(regionId, removed)]);
+    assert.equal(await droppedAsTombstone(cluster, 1), 1, "the re-added peer id is not refused");
     await cluster.waitFor(
       "the re-added peer to be created",
-      async () => (await counter(cluster, 2n, "peers_created_total")) === 1,
+      async () => (await cluster.counter(1, "store_raftstore_peers_created_total")) === 1,
     );
   } finally {
     await cluster.close();
@@ -98,22 +96,27 @@ test("a tombstone refuses older peer ids after a restart too, and lets the destr
 
 test("a removed peer that only reaches a tombstone is told to destroy itself", async () => {
   // No stale-peer check with pd within the test: only the tombstone's answer can remove the peer.
-  const cluster = await TestCluster.start({ storeCount: 3, config: { maxLeaderMissingMs: 600_000 } });
+  const cluster = await StoreCluster.start({
+    label: "tombstone answers",
+    stores: 3,
+    raftstore: { maxLeaderMissingMs: 600_000 },
+  });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const healStore3 = cluster.hub.partition([3n], [1n, 2n]);
-    await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 3n));
-    await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 2n));
-    await cluster.waitFor("store 2 to destroy its peer", () => !holdsRegion(cluster, 2n));
-    assert.equal(holdsRegion(cluster, 3n), true, "store 3 never heard of its removal");
+    await cluster.transferLeader(regionId, 0);
+    const healStore2 = cluster.partition([[2], [0, 1]]);
+    await cluster.removePeer(regionId, 2);
+    await cluster.removePeer(regionId, 1);
+    await cluster.waitFor("store 1 to destroy its peer", () => !holdsRegion(cluster, 1));
+    assert.equal(holdsRegion(cluster, 2), true, "store 2 never heard of its removal");
 
-    // Store 3's peer campaigns; only store 2, which holds a tombstone, hears it.
-    cluster.hub.partition([3n], [1n]);
-    healStore3();
-    await cluster.waitFor("store 3 to destroy its peer", () => !holdsRegion(cluster, 3n));
-    assert.equal(await persistedState(cluster, 3n), raft_serverpb.PeerState.TOMBSTONE);
-    assert.equal(await cluster.engineGet(3n, "a"), undefined);
+    // Store 2's peer campaigns; only store 1, which holds a tombstone, hears it.
+    cluster.partition([[2], [0]]);
+    healStore2();
+    await cluster.waitFor("store 2 to destroy its peer", () => !holdsRegion(cluster, 2));
+    assert.equal(await persistedState(cluster, 2), raft_serverpb.PeerState.TOMBSTONE);
+    assert.equal(await cluster.engineGet(2, "a"), undefined);
     assert.equal(await cluster.get("a"), "1");
   } finally {
     await cluster.close();
@@ -121,21 +124,26 @@ test("a removed peer that only reaches a tombstone is told to destroy itself", a
 });
 
 test("a removed peer that only reaches the newer peer replacing the one it knew is told to destroy itself", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3, config: { maxLeaderMissingMs: 600_000 } });
+  const cluster = await StoreCluster.start({
+    label: "replaced peer answers",
+    stores: 3,
+    raftstore: { maxLeaderMissingMs: 600_000 },
+  });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const healStore3 = cluster.hub.partition([3n], [1n, 2n]);
-    await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 3n));
-    await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 2n));
-    await cluster.waitFor("store 2 to destroy its peer", () => !holdsRegion(cluster, 2n));
-    await cluster.addPeer(FIRST_REGION_ID, 2n);
+    await cluster.transferLeader(regionId, 0);
+    const healStore2 = cluster.partition([[2], [0, 1]]);
+    await cluster.removePeer(regionId, 2);
+    await cluster.removePeer(regionId, 1);
+    await cluster.waitFor("store 1 to destroy its peer", () => !holdsRegion(cluster, 1));
+    await cluster.addPeer(regionId, 1);
 
-    // Store 3's peer campaigns to the peer id store 2 had before; only store 2 hears it.
-    cluster.hub.partition([3n], [1n]);
-    healStore3();
-    await cluster.waitFor("store 3 to destroy its peer", () => !holdsRegion(cluster, 3n));
-    assert.equal(await persistedState(cluster, 3n), raft_serverpb.PeerState.TOMBSTONE);
+    // Store 2's peer campaigns to the peer id store 1 had before; only store 1 hears it.
+    cluster.partition([[2], [0]]);
+    healStore2();
+    await cluster.waitFor("store 2 to destroy its peer", () => !holdsRegion(cluster, 2));
+    assert.equal(await persistedState(cluster, 2), raft_serverpb.PeerState.TOMBSTONE);
     assert.equal(await cluster.get("a"), "1");
   } finally {
     await cluster.close();

@@ -14,6 +14,7 @@ import {
   systemClock,
   systemRandom,
   systemTimers,
+  TaskScope,
   type Timers,
 } from "#runtime";
 import { KvEngine } from "../engine/kv-engine.ts";
@@ -24,7 +25,6 @@ import { initialRaftState, writeInitialRegion } from "./initial-state.ts";
 import { createDetachedRaftstoreMetrics, createRaftstoreMetrics, type RaftstoreMetrics } from "./metrics.ts";
 import { Peer } from "./peer.ts";
 import { unsafePeerChangeReason } from "./peer-change-safety.ts";
-import { routeRaftMessage } from "./peer-lifecycle.ts";
 import { acceptSnapshot } from "./peer-snapshot.ts";
 import {
   type CasRequest,
@@ -35,7 +35,7 @@ import {
   writeRequests,
 } from "./raft-command.ts";
 import { defaultRaftstoreConfig, type RaftstoreConfig } from "./raftstore-config.ts";
-import { checkKeys, createRegionReader, type KeyCheck, PendingRead, type RegionReader } from "./read-path.ts";
+import { createRegionReader, PendingRead, type RegionReader } from "./read-path.ts";
 import {
   CHANGE_PEER_EPOCH_CHECK,
   checkEpoch,
@@ -43,15 +43,13 @@ import {
   type EpochCheck,
 } from "./region-epoch.ts";
 import {
-  MismatchPeerIdError,
   NotLeaderError,
   RegionNotFoundError,
   RegionNotInitializedError,
   ServerIsBusyError,
-  StaleCommandError,
-  StoreNotMatchError,
 } from "./region-errors.ts";
 import { cloneRegion, findPeer, findPeerOnStore, isLearner, peerIdToNode } from "./region-meta.ts";
+import { checkKeys, checkRequest, type KeyCheck, type RequestContext } from "./request-check.ts";
 import { proposeHalfSplit, proposeSplit } from "./split-checker.ts";
 import {
   type RaftstorePdClient,
@@ -60,9 +58,9 @@ import {
   type StoreEngines,
   type StoreObserver,
 } from "./store-context.ts";
-import { StoreLoop, type TurnScheduler } from "./store-loop.ts";
+import { StoreLoop, StoreLoopInvariantError, type TurnScheduler } from "./store-loop.ts";
 import { StoreMeta } from "./store-meta.ts";
-import { recoverRegions } from "./store-recovery.ts";
+import { recoverRegions, registerRecovered } from "./store-recovery.ts";
 import { submitCommand } from "./submit-command.ts";
 
 export interface StoreOptions {
@@ -87,16 +85,7 @@ export interface StoreOptions {
   readonly scheduleTurn?: TurnScheduler;
 }
 
-/** The region a request is for, as the client believes it is (kvrpcpb.Context satisfies this). */
-export interface RequestContext {
-  readonly regionId: bigint;
-  readonly regionEpoch: metapb.RegionEpoch | undefined;
-  readonly peer: metapb.Peer | undefined;
-  /** Serve a read on a follower after a ReadIndex round trip to the leader. */
-  readonly replicaRead?: boolean;
-  /** The leader term the client saw; 0 or absent means unchecked. */
-  readonly term?: bigint;
-}
+export type { RequestContext } from "./request-check.ts";
 
 /** A received snapshot's data chunks, in order. */
 export type SnapshotData = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -133,6 +122,17 @@ export class UnsafePeerChangeError extends Error {
   }
 }
 
+/** The store cannot take the cluster's first region. */
+export class BootstrapError extends Error {
+  override readonly name = "BootstrapError";
+  constructor(
+    readonly storeId: bigint,
+    readonly reason: string,
+  ) {
+    super(`store ${storeId}: cannot bootstrap the first region: ${reason}`);
+  }
+}
+
 /** A membership change that can never apply as asked. */
 export class InvalidPeerChangeError extends Error {
   override readonly name = "InvalidPeerChangeError";
@@ -164,6 +164,14 @@ export class Store {
       const metrics: RaftstoreMetrics = options.metricFactory
         ? createRaftstoreMetrics(options.metricFactory)
         : createDetachedRaftstoreMetrics();
+      const logger = options.logger.child({ storeId: options.storeId });
+      const scope = new TaskScope({
+        name: `store ${options.storeId}`,
+        onError: (error, task) => {
+          metrics.backgroundTaskFailures.inc();
+          logger.warn({ err: error, task }, "background task failed");
+        },
+      });
       const context = new StoreContext(
         options.storeId,
         { kvEngine, raftLogStore: new RaftLogStore(raftEngine), snapshotStore },
@@ -173,17 +181,20 @@ export class Store {
         options.pd,
         options.observer ?? {},
         metrics,
-        options.logger.child({ storeId: options.storeId }),
+        logger,
         options.clock ?? systemClock,
         options.timers ?? systemTimers,
         options.random ?? systemRandom,
+        scope,
       );
-      const loaded = await recoverRegions(context);
-      context.logger.info({ regions: loaded }, "raftstore recovered its regions");
+      const recovered = await recoverRegions(context);
       const loop = new StoreLoop(context, options.onFatal ?? crash, options.scheduleTurn);
       const store = new Store(context, loop, raftEngine);
       loop.start();
-      for (const peer of context.meta.peers.values()) context.wake(peer);
+      await loop.runInTurn("register recovered regions", (turn) =>
+        registerRecovered(context, turn, recovered),
+      );
+      context.logger.info({ regions: recovered.peers.length }, "raftstore recovered its regions");
       return store;
     } catch (error) {
       await Promise.allSettled([kvEngine.close(), raftEngine.close()]);
@@ -211,7 +222,12 @@ export class Store {
   }
 
   get regionCount(): number {
-    return this.context.meta.peers.size;
+    return this.context.meta.peerCount;
+  }
+
+  /** Background tasks running (split checks, snapshot work, pd calls); 0 once closed. */
+  get backgroundTasks(): number {
+    return this.context.scope.size;
   }
 
   /** The error that stopped the store, if any. */
@@ -225,9 +241,9 @@ export class Store {
    */
   async bootstrapFirstRegion(region: metapb.Region): Promise<void> {
     const { context } = this;
-    if (context.meta.peers.size > 0) throw new Error(`store ${this.storeId} already holds regions`);
+    if (context.meta.peerCount > 0) throw new BootstrapError(this.storeId, "the store already holds regions");
     const self = findPeerOnStore(region, this.storeId);
-    if (self === undefined) throw new Error(`region ${region.id} has no peer on store ${this.storeId}`);
+    if (self === undefined) throw new BootstrapError(this.storeId, `region ${region.id} has no peer on it`);
     const kvBatch = new WriteBatch();
     writeInitialRegion(kvBatch, region);
     await context.engines.kvEngine.write(kvBatch, { sync: true });
@@ -235,26 +251,27 @@ export class Store {
     const raftState = initialRaftState();
     context.engines.raftLogStore.putRaftState(raftBatch, region.id, raftState);
     await context.engines.raftLogStore.engine.write(raftBatch, { sync: true });
-    const peer = new Peer(
-      {
-        region,
-        meta: self,
-        initialized: true,
-        raftState,
-        entries: [],
-        appliedIndex: raftState.lastIndex,
-        truncatedIndex: raftState.lastIndex,
-        truncatedTerm: raftState.hardState.term,
-      },
-      context,
-      context.clock.monotonicMs(),
-    );
-    context.meta.peers.set(region.id, peer);
-    context.meta.ranges.replace([], [region]);
-    context.metrics.regions.set(context.meta.peers.size);
-    const voters = region.peers.filter((member) => !isLearner(member));
-    if (voters.length === 1 && voters[0]!.id === self.id) peer.mailbox.push({ kind: "campaign" });
-    context.wake(peer);
+    await this.loop.runInTurn("register the first region", (turn) => {
+      const peer = new Peer(
+        {
+          region,
+          meta: self,
+          initialized: true,
+          raftState,
+          entries: [],
+          appliedIndex: raftState.lastIndex,
+          truncatedIndex: raftState.lastIndex,
+          truncatedTerm: raftState.hardState.term,
+        },
+        context,
+        turn.nowMs,
+      );
+      context.meta.addPeer(turn, peer);
+      context.metrics.regions.set(context.meta.peerCount);
+      const voters = region.peers.filter((member) => !isLearner(member));
+      if (voters.length === 1 && voters[0]!.id === self.id) peer.mailbox.push({ kind: "campaign" });
+      context.wake(peer);
+    });
   }
 
   // ---- requests ------------------------------------------------------------------------------------------
@@ -309,7 +326,7 @@ export class Store {
    * follower's data may lag its leader's.
    */
   async readLocal<T>(regionId: bigint, readFn: (reader: RegionReader) => T | Promise<T>): Promise<T> {
-    const peer = this.context.meta.peers.get(regionId);
+    const peer = this.context.meta.peer(regionId);
     if (peer === undefined || peer.destroyed) throw new RegionNotFoundError(regionId);
     if (!peer.initialized) throw new RegionNotInitializedError(regionId);
     return readFn(createRegionReader(this.context.engines.kvEngine, peer));
@@ -317,15 +334,11 @@ export class Store {
 
   // ---- raft traffic --------------------------------------------------------------------------------------
 
+  /** Queues raft messages for routing in the next turn; beyond the inbox bound they are dropped. */
   onRaftMessages(messages: readonly raft_serverpb.RaftMessage[]): void {
     if (this.closing) return;
     for (const message of messages) {
-      try {
-        routeRaftMessage(this.context, message);
-      } catch (error) {
-        this.context.metrics.raftMessagesDropped.inc({ reason: "malformed" });
-        this.context.logger.warn({ regionId: message.regionId, err: error }, "dropped a raft message");
-      }
+      if (!this.loop.receive(message)) this.context.metrics.raftMessagesDropped.inc({ reason: "inbox_full" });
     }
   }
 
@@ -341,7 +354,7 @@ export class Store {
 
   /** The transport could not deliver to `toPeerId`: its leader slows down and probes. */
   reportUnreachable(regionId: bigint, toPeerId: bigint): void {
-    const peer = this.context.meta.peers.get(regionId);
+    const peer = this.context.meta.peer(regionId);
     if (peer === undefined || peer.destroyed) return;
     peer.mailbox.push({ kind: "unreachable", to: peerIdToNode(toPeerId) });
     this.context.wake(peer);
@@ -415,8 +428,8 @@ export class Store {
     const deadline = clock.monotonicMs() + timeoutMs;
     while (clock.monotonicMs() < deadline) {
       let leading = 0;
-      for (const peer of this.context.meta.peers.values()) {
-        if (!peer.isLeader || peer.destroyed) continue;
+      for (const peer of this.context.meta.peers()) {
+        if (!peer.isLeader || peer.isGoingAway) continue;
         const target = this.transferTarget(peer);
         if (target === undefined) continue;
         leading++;
@@ -432,7 +445,7 @@ export class Store {
 
   /** What pd hears about every region this store leads. */
   *regionsForHeartbeat(): Iterable<RegionHeartbeatInfo> {
-    for (const peer of this.context.meta.peers.values()) {
+    for (const peer of this.context.meta.peers()) {
       const info = this.heartbeatOf(peer);
       if (info !== undefined) yield info;
     }
@@ -440,7 +453,7 @@ export class Store {
 
   /** The heartbeat for one region, when this store leads it. */
   regionHeartbeat(regionId: bigint): RegionHeartbeatInfo | undefined {
-    const peer = this.context.meta.peers.get(regionId);
+    const peer = this.context.meta.peer(regionId);
     return peer === undefined ? undefined : this.heartbeatOf(peer);
   }
 
@@ -449,17 +462,17 @@ export class Store {
     let sending = 0;
     let receiving = 0;
     let usedSizeBytes = 0;
-    for (const peer of meta.peers.values()) {
+    for (const peer of meta.peers()) {
       sending += peer.outgoingSnapshot?.sends ?? 0;
       if (peer.incomingSnapshot !== undefined) receiving++;
-      usedSizeBytes += peer.approximateSizeBytes;
+      usedSizeBytes += peer.size.approximateSizeBytes;
     }
     return {
-      regionCount: meta.peers.size,
+      regionCount: meta.peerCount,
       leaderCount: meta.leaderCount(),
       sendingSnapshotCount: sending,
       receivingSnapshotCount: receiving,
-      applyingSnapshotCount: meta.pendingSnapshots.size,
+      applyingSnapshotCount: meta.pendingSnapshotCount,
       usedSizeBytes,
       isBusy: pendingProposals * 2 >= config.maxPendingProposals,
     };
@@ -467,36 +480,51 @@ export class Store {
 
   /** The region as this store holds it (tests, status pages). */
   region(regionId: bigint): metapb.Region | undefined {
-    const peer = this.context.meta.peers.get(regionId);
+    const peer = this.context.meta.peer(regionId);
     return peer?.initialized ? cloneRegion(peer.region) : undefined;
   }
 
   /** The region ids this store holds a peer of, and whether it leads each. */
   peers(): Array<{ readonly regionId: bigint; readonly peerId: bigint; readonly isLeader: boolean }> {
-    return [...this.context.meta.peers.values()].map((peer) => ({
+    return [...this.context.meta.peers()].map((peer) => ({
       regionId: peer.regionId,
       peerId: peer.meta.id,
       isLeader: peer.isLeader,
     }));
   }
 
-  /** Stops the loop, fails whatever waits, closes the engines. Idempotent. */
+  /**
+   * Stops the loop, cancels and awaits every background task, fails whatever waits, releases snapshot
+   * views, closes the engines. Nothing the store started outlives it. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     await this.loop.close();
+    await this.context.scope.close();
     const error = (): Error =>
       new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
-    for (const peer of this.context.meta.peers.values()) {
+    const releases: Promise<void>[] = [];
+    for (const peer of this.context.meta.peers()) {
       peer.failProposals(error);
       peer.reads.failAll(error);
       for (const task of peer.mailbox.takeAll()) {
         if (task.kind === "command") task.command.proposal.fail(error());
         else if (task.kind === "read-index") task.read.fail(error());
+        else if (task.kind === "snapshot-generated" && task.generated !== undefined) {
+          releases.push(task.generated.release());
+        }
       }
-      if (peer.outgoingSnapshot !== undefined && peer.outgoingSnapshot.sends === 0) {
-        peer.outgoingSnapshot.released = true;
-        await peer.outgoingSnapshot.generated.release();
+      const outgoing = peer.outgoingSnapshot;
+      if (outgoing !== undefined && !outgoing.released) {
+        outgoing.released = true;
+        releases.push(outgoing.generated.release());
+      }
+    }
+    const released = await Promise.allSettled(releases);
+    for (const result of released) {
+      if (result.status === "rejected") {
+        this.context.logger.warn({ err: result.reason }, "releasing a snapshot view on close failed");
       }
     }
     await Promise.allSettled([this.context.engines.kvEngine.close(), this.raftEngine.close()]);
@@ -514,31 +542,13 @@ export class Store {
     if (this.closing || this.loop.fatalError !== undefined) {
       throw new ServerIsBusyError("the store is not running", this.context.config.busyBackoffMs);
     }
-    const requestStore = context.peer?.storeId ?? 0n;
-    if (requestStore !== 0n && requestStore !== this.storeId)
-      throw new StoreNotMatchError(requestStore, this.storeId);
-    const peer = this.context.meta.peers.get(context.regionId);
-    if (peer === undefined || peer.destroyed || peer.pendingDestroy !== undefined) {
-      throw new RegionNotFoundError(context.regionId);
-    }
-    if (!peer.initialized) throw new RegionNotInitializedError(context.regionId);
-    const requestPeer = context.peer?.id ?? 0n;
-    if (requestPeer !== 0n && requestPeer !== peer.meta.id) {
-      throw new MismatchPeerIdError(context.regionId, requestPeer, peer.meta.id);
-    }
-    if (!allowFollower && !peer.isLeader) throw new NotLeaderError(context.regionId, peer.leaderPeer());
-    const term = context.term ?? 0n;
-    if (term !== 0n && term !== BigInt(peer.term)) {
-      throw new StaleCommandError(
-        context.regionId,
-        `request for term ${term}, the peer is in term ${peer.term}`,
-      );
-    }
-    checkEpoch(context.regionEpoch, peer.region, epochCheck, () =>
-      this.context.meta.currentRegions(peer.region),
+    return checkRequest(
+      this.storeId,
+      this.context.meta.peer(context.regionId),
+      context,
+      { epoch: epochCheck, keys, allowFollower },
+      this.context.meta,
     );
-    if (keys !== undefined) checkKeys(keys, peer.region);
-    return peer;
   }
 
   private leaderFor(context: RequestContext, epochCheck: EpochCheck, keys: KeyCheck | undefined): Peer {
@@ -548,12 +558,7 @@ export class Store {
   /** Whether the leader can answer from local state now (lease valid, an entry of its term applied). */
   private leaseCovers(peer: Peer): boolean {
     if (!peer.isLeader || !this.context.config.leaseRead || peer.appliedTerm !== peer.term) return false;
-    const turn = this.loop.turns;
-    if (peer.leaseTurn !== turn) {
-      peer.leaseTurn = turn;
-      peer.leaseValidUntilMs = this.leaseValidUntil(peer);
-    }
-    return this.context.clock.monotonicMs() < peer.leaseValidUntilMs;
+    return this.context.clock.monotonicMs() < this.leaseValidUntil(peer);
   }
 
   /**
@@ -562,7 +567,7 @@ export class Store {
    * have elapsed since the last tick.
    */
   private leaseValidUntil(peer: Peer): number {
-    const remainingTicks = peer.rawNode.status().leaseRemainingTicks;
+    const remainingTicks = peer.leaseRemainingTicks();
     if (remainingTicks <= 1) return 0;
     return this.loop.lastTickAtMs + (remainingTicks - 1) * this.context.config.baseTickMs;
   }
@@ -600,7 +605,7 @@ export class Store {
 
   /** The voter on another store most up to date with the leader's log. */
   private transferTarget(peer: Peer): metapb.Peer | undefined {
-    const progress = peer.rawNode.status().progress;
+    const progress = peer.status().progress;
     let best: metapb.Peer | undefined;
     let bestMatch = -1;
     for (const member of peer.region.peers) {
@@ -615,20 +620,20 @@ export class Store {
   }
 
   private heartbeatOf(peer: Peer): RegionHeartbeatInfo | undefined {
-    if (!peer.isLeader || peer.destroyed || !peer.initialized) return undefined;
+    if (!peer.isLeader || peer.isGoingAway || !peer.initialized) return undefined;
     const now = this.context.clock.monotonicMs();
-    const progress = peer.rawNode.status().progress;
+    const progress = peer.status().progress;
     const downPeers: pdpb.PeerStats[] = [];
     const pendingPeers: metapb.Peer[] = [];
     for (const member of peer.region.peers) {
       if (member.id === peer.meta.id) continue;
       const node: NodeId = peerIdToNode(member.id);
-      const heardMs = peer.peerLastHeardMs.get(node) ?? peer.leaderSinceMs;
+      const heardMs = peer.lastHeardMs(node);
       if (now - heardMs > this.context.config.maxPeerDownMs) {
         downPeers.push({ peer: member, downSeconds: BigInt(Math.floor((now - heardMs) / 1000)) });
       }
       const match = progress?.get(node)?.match ?? 0;
-      if (match < peer.storage.truncatedIndex) pendingPeers.push(member);
+      if (match < peer.log.truncatedIndex) pendingPeers.push(member);
     }
     return {
       region: cloneRegion(peer.region),
@@ -636,8 +641,8 @@ export class Store {
       term: BigInt(peer.term),
       downPeers,
       pendingPeers,
-      approximateSizeBytes: peer.approximateSizeBytes,
-      approximateKeys: peer.approximateKeys,
+      approximateSizeBytes: peer.size.approximateSizeBytes,
+      approximateKeys: peer.size.approximateKeys,
     };
   }
 }
@@ -652,7 +657,9 @@ function mutationKeys(mutation: RawMutation): KeyCheck {
 
 function casResult(response: raft_cmdpb.RaftCmdResponse): CasResult {
   const result = response.responses[0]?.cmd;
-  if (result?.$case !== "compareAndSwap") throw new Error("compare-and-swap applied without a result");
+  if (result?.$case !== "compareAndSwap") {
+    throw new StoreLoopInvariantError("compare-and-swap applied without a result");
+  }
   const { succeed, previousValue, previousNotExist } = result.value;
   return { succeeded: succeed, previousValue: previousNotExist ? undefined : previousValue };
 }

@@ -5,7 +5,8 @@
  */
 import type { kvrpcpb, metapb, raft_serverpb } from "#proto";
 import type { CasRequest, CasResult, RawMutation } from "../raftstore/raft-command.ts";
-import type { KeyCheck, RegionReader } from "../raftstore/read-path.ts";
+import type { RegionReader } from "../raftstore/read-path.ts";
+import type { KeyCheck } from "../raftstore/request-check.ts";
 
 export type { CasRequest, CasResult, KeyCheck, RawMutation, RegionReader };
 
