@@ -109,7 +109,7 @@ export const storeConfigSchema = defineConfigSchema({
   "pd.region-heartbeat-interval": {
     type: "duration",
     default: "60s",
-    doc: "How often every region leader reports to pd even without a change; changes are reported at once. Tests use 1s.",
+    doc: "How often every region leader reports to pd even without a change; changes are reported at once.",
   },
   "raftstore.base-tick-interval": {
     type: "duration",
