@@ -7,21 +7,17 @@
  * (plus, at most, writes whose outcome was unknown).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PdClient, type PdRegion, RawKvClient } from "#client";
 import { compareBytes } from "#codec";
-import { createLogger, createRegistry, MetricFactory } from "#observability";
+import { createRegistry, MetricFactory } from "#observability";
 import { SeededRandom, sleep } from "#runtime";
-import { pdOptionsWithDefaults, type RunningPd, startPd } from "../../../services/pd/src/server/pd-server.ts";
+import { DEFAULT_SCHEDULE_CONFIG } from "../../../services/pd/src/schedule/index.ts";
 import { defaultRaftstoreConfig } from "../../../services/tikv-store/src/raftstore/raftstore-config.ts";
 import {
-  type RunningStore,
-  startStore,
-  storeOptionsWithDefaults,
-} from "../../../services/tikv-store/src/server/store-server.ts";
+  PdOperatorError,
+  StoreCluster,
+} from "../../../services/tikv-store/src/testing/cluster/store-cluster.ts";
 
 const STORES = 3;
 const PRELOADED_KEYS = 400;
@@ -40,96 +36,6 @@ const text = (data: Uint8Array | undefined): string | undefined =>
   data === undefined ? undefined : decoder.decode(data);
 const preloadedKey = (index: number): string => `k${String(index).padStart(5, "0")}`;
 
-class Cluster {
-  readonly stores: Array<RunningStore | undefined> = [];
-  private readonly root = mkdtempSync(join(tmpdir(), "tessera-raw-client-"));
-  pd!: RunningPd;
-
-  async start(): Promise<void> {
-    this.pd = await startPd(
-      pdOptionsWithDefaults({
-        dataDir: join(this.root, "pd"),
-        listenHost: "127.0.0.1",
-        clientPort: 0,
-        httpPort: 0,
-        scheduleIntervalMs: 200,
-        logLevel: "silent",
-      }),
-    );
-    for (let index = 0; index < STORES; index++) await this.startStore(index);
-  }
-
-  async startStore(index: number): Promise<void> {
-    this.stores[index] = await startStore(
-      storeOptionsWithDefaults({
-        dataDir: join(this.root, `store-${index}`),
-        listenAddress: "127.0.0.1:0",
-        statusListenAddress: "127.0.0.1:0",
-        pdEndpoints: [this.pd.clientUrl],
-        storeHeartbeatIntervalMs: 500,
-        regionHeartbeatIntervalMs: 500,
-        raftstore: {
-          ...defaultRaftstoreConfig(),
-          splitCheckTickMs: 200,
-          regionSplitKeys: 40,
-          regionSplitSizeBytes: 4 * 1024,
-          regionMaxSizeBytes: 6 * 1024,
-          raftLogGcTickMs: 1_000,
-        },
-        leaderTransferTimeoutMs: 3_000,
-        logger: createLogger({ component: "tikv-store", level: "silent" }),
-      }),
-    );
-  }
-
-  indexOfStore(storeId: bigint): number {
-    const index = this.stores.findIndex((store) => store?.storeId === storeId);
-    assert.ok(index >= 0, `store ${storeId} is not running`);
-    return index;
-  }
-
-  /**
-   * Starts a stopped store again on its data directory, retrying a few times: in one process the previous
-   * instance's RocksDB lock can outlive its close for a moment (a separate process would not share it).
-   */
-  async restartStore(index: number): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.startStore(index);
-        return;
-      } catch (error) {
-        if (attempt >= 10) throw error;
-        await sleep(500);
-      }
-    }
-  }
-
-  async stopStore(index: number): Promise<void> {
-    const store = this.stores[index];
-    this.stores[index] = undefined;
-    await store?.close();
-  }
-
-  async transferLeader(regionId: bigint, toStoreId: bigint): Promise<void> {
-    // 409 (an operator already runs on the region) and the like are fine: the point is leaders moving.
-    await fetch(`${this.pd.httpUrl}/pd/api/v1/operators`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        name: "transfer-leader",
-        region_id: String(regionId),
-        to_store_id: String(toStoreId),
-      }),
-    }).then((response) => response.body?.cancel());
-  }
-
-  async close(): Promise<void> {
-    for (let index = 0; index < this.stores.length; index++) await this.stopStore(index);
-    await this.pd?.close();
-    rmSync(this.root, { recursive: true, force: true });
-  }
-}
-
 function mostLeaders(regions: readonly PdRegion[]): bigint {
   const counts = new Map<bigint, number>();
   for (const region of regions) {
@@ -146,13 +52,35 @@ interface WriteLog {
 }
 
 describe(`RawKvClient on a real 3-store cluster (SEED=${SEED})`, { timeout: 240_000 }, () => {
-  const cluster = new Cluster();
+  let cluster: StoreCluster;
   let pd: PdClient;
   let client: RawKvClient;
   const registry = createRegistry("test");
 
   before(async () => {
-    await cluster.start();
+    cluster = await StoreCluster.start({
+      label: "raw client",
+      stores: STORES,
+      transport: "grpc",
+      seed: SEED,
+      // pd replicates, splits and balances as in production; the raftstore keeps production timings.
+      replicas: 1,
+      schedule: DEFAULT_SCHEDULE_CONFIG,
+      raftstore: {
+        ...defaultRaftstoreConfig(),
+        splitCheckTickMs: 200,
+        regionSplitKeys: 40,
+        regionSplitSizeBytes: 4 * 1024,
+        regionMaxSizeBytes: 6 * 1024,
+        raftLogGcTickMs: 1_000,
+      },
+      // A stopped store hands its leaders over first.
+      store: {
+        storeHeartbeatIntervalMs: 500,
+        regionHeartbeatIntervalMs: 500,
+        leaderTransferTimeoutMs: 3_000,
+      },
+    });
     pd = await PdClient.connect({ endpoints: [cluster.pd.clientUrl] });
     client = await RawKvClient.connect({
       pdEndpoints: [cluster.pd.clientUrl],
@@ -164,7 +92,7 @@ describe(`RawKvClient on a real 3-store cluster (SEED=${SEED})`, { timeout: 240_
   after(async () => {
     await client?.close();
     await pd?.close();
-    await cluster.close();
+    await cluster?.close();
   });
 
   /** Regions not yet led and fully replicated (every store a peer, none pending), described; empty when steady. */
@@ -317,17 +245,24 @@ describe(`RawKvClient on a real 3-store cluster (SEED=${SEED})`, { timeout: 240_
       const regions = await pd.scanRegions(new Uint8Array(), new Uint8Array(), 0);
       const region = random.pick(regions);
       const target = random.pick(region.region.peers);
-      if (target.storeId !== region.leader?.storeId)
-        await cluster.transferLeader(region.region.id, target.storeId);
+      if (target.storeId !== region.leader?.storeId) await transferLeader(region.region.id, target.storeId);
       if (round === 3) {
         // The busiest store, so the client is surely talking to it when it goes.
-        const busiest = cluster.indexOfStore(mostLeaders(regions));
-        await cluster.stopStore(busiest);
+        const busiest = cluster.indexOf(mostLeaders(regions));
+        await cluster.stop(busiest);
         await sleep(1_500);
-        await cluster.restartStore(busiest);
+        await cluster.restart(busiest);
       }
       await sleep(150);
     }
+  }
+
+  async function transferLeader(regionId: bigint, toStoreId: bigint): Promise<void> {
+    const request = { name: "transfer-leader", region_id: String(regionId), to_store_id: String(toStoreId) };
+    // A refusal (an operator already runs on the region, and the like) is fine: the point is leaders moving.
+    await cluster.pdOperator(request, 0).catch((error: unknown) => {
+      if (!(error instanceof PdOperatorError)) throw error;
+    });
   }
 
   async function verifyFinalState(log: WriteLog): Promise<void> {

@@ -13,9 +13,17 @@ import { status } from "@grpc/grpc-js";
 import { eraftpb, kvrpcpb, metapb, raft_serverpb, type tikvpb } from "#proto";
 import { sleep } from "#runtime";
 import type { GrpcRaftTransport } from "../../../services/tikv-store/src/server/raft-transport.ts";
+import { bytes, text } from "../../../services/tikv-store/src/testing/bytes.ts";
+import {
+  checkReplicasConverge,
+  waitEngineValue,
+  waitPeerGone,
+} from "../../../services/tikv-store/src/testing/cluster/cluster-checks.ts";
+import {
+  type RegionLeader,
+  StoreCluster,
+} from "../../../services/tikv-store/src/testing/cluster/store-cluster.ts";
 import { contextFor, grpcCall, StoreClients } from "../../../services/tikv-store/src/testing/raw-rpc.ts";
-import { bytes, type RegionLeader, StoreCluster, text } from "./cluster.ts";
-import { checkReplicasConverge, engineGet, waitEngineValue, waitPeerGone } from "./cluster-checks.ts";
 
 const LIMITS = {
   maxKeyBytes: 64,
@@ -38,6 +46,7 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
     cluster = await StoreCluster.start({
       label: "bad input",
       stores: 3,
+      transport: "grpc",
       store: { limits: LIMITS },
       raftstore: {
         raftEntryMaxSizeBytes: LIMITS.maxEntryBytes,
@@ -58,7 +67,7 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
     await cluster?.close();
   });
 
-  const storeClient = (index: number): tikvpb.TikvClient => rpc.for(cluster.store(index).address);
+  const storeClient = (index: number): tikvpb.TikvClient => rpc.for(cluster.server(index).address);
 
   const rawGet = (index: number, context: kvrpcpb.Context | undefined, key: Uint8Array) =>
     grpcCall<kvrpcpb.RawGetResponse>((done) => storeClient(index).rawGet({ context, key }, done));
@@ -341,7 +350,7 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
       const index = (leader.index + 1) % cluster.storeCount;
       const running = cluster.store(index);
       const self = leader.region.peers.find((peer) => peer.storeId === running.storeId)!;
-      const stranger = metapb.Peer.fromPartial({ id: 900_001n, storeId: leader.running.storeId });
+      const stranger = metapb.Peer.fromPartial({ id: 900_001n, storeId: leader.store.storeId });
       const reasons = ["region_not_found", "overlapping_region", "malformed", "stale_sender"];
       const dropsBefore = await Promise.all(reasons.map((reason) => droppedMessages(cluster, index, reason)));
       const message = (
@@ -385,7 +394,7 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
         5_000,
       );
       assert.ok(
-        running.store.peers().every((peer) => peer.regionId !== 777_777n),
+        running.peers().every((peer) => peer.regionId !== 777_777n),
         "a peer was created for region 777777",
       );
       await assert.rejects(
@@ -411,7 +420,7 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
       await waitPeerGone(cluster, index, regionId);
       const response = await rawGet(index, { ...oldContext, replicaRead: true }, bytes("a"));
       assert.equal(response.regionError?.regionNotFound?.regionId, regionId);
-      assert.equal(await engineGet(cluster, index, "a"), undefined, "the removed peer's data is still there");
+      assert.equal(await cluster.engineGet(index, "a"), undefined, "the removed peer's data is still there");
       await cluster.addPeer(regionId, index);
       await waitEngineValue(cluster, index, "a", "value of a");
     });
@@ -429,17 +438,17 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
         for (let write = 0; write < 40; write++) {
           await client.put(bytes(`snap-${String(write).padStart(3, "0")}`), new Uint8Array(600).fill(97));
         }
-        const followerLastIndex = (await cluster.store(index).store.engines.raftLogStore.raftState(regionId))!
+        const followerLastIndex = (await cluster.store(index).engines.raftLogStore.raftState(regionId))!
           .lastIndex;
         await cluster.waitFor("the leader to truncate its log past the follower's last entry", async () => {
           const current = cluster.leaderOfRegion(regionId);
-          const first = await current?.running.store.engines.raftLogStore.firstStoredIndex(regionId);
+          const first = await current?.store.engines.raftLogStore.firstStoredIndex(regionId);
           return first !== undefined && first > followerLastIndex + 1;
         });
         cluster.heal();
         await cluster.waitFor("a snapshot stream to the follower to be cut", () => cut.count >= 2);
-        assert.equal(await engineGet(cluster, index, "snap-000"), undefined, "a cut snapshot was applied");
-        const persisted = (await cluster.store(index).store.engines.kvEngine.loadRegions()).find(
+        assert.equal(await cluster.engineGet(index, "snap-000"), undefined, "a cut snapshot was applied");
+        const persisted = (await cluster.store(index).engines.kvEngine.loadRegions()).find(
           (region) => region.regionId === regionId,
         );
         assert.equal(
@@ -471,26 +480,12 @@ function sendRaft(client: tikvpb.TikvClient, messages: readonly raft_serverpb.Ra
   });
 }
 
-async function counterValue(
-  cluster: StoreCluster,
-  index: number,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const metric = cluster.store(index).metrics.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((value) => Object.entries(labels).every(([label, expected]) => value.labels[label] === expected))
-    .reduce((sum, value) => sum + value.value, 0);
-}
-
 function droppedMessages(cluster: StoreCluster, index: number, reason: string): Promise<number> {
-  return counterValue(cluster, index, "store_raftstore_raft_messages_dropped_total", { reason });
+  return cluster.counter(index, "store_raftstore_raft_messages_dropped_total", { reason });
 }
 
 function receiveFailures(cluster: StoreCluster, index: number): Promise<number> {
-  return counterValue(cluster, index, "store_transport_snapshots_total", {
+  return cluster.counter(index, "store_transport_snapshots_total", {
     direction: "receive",
     outcome: "failed",
   });
@@ -509,7 +504,7 @@ function cutSnapshotStreams(
   const state = { count: 0 };
   const patched: Array<{ transport: GrpcRaftTransport; original: GrpcRaftTransport["sendSnapshot"] }> = [];
   for (const index of cluster.runningIndexes()) {
-    const transport = cluster.store(index).transport;
+    const transport = cluster.server(index).transport;
     const original = transport.sendSnapshot;
     patched.push({ transport, original });
     transport.sendSnapshot = (storeId, message, chunks) => {

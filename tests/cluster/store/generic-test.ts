@@ -15,14 +15,13 @@
  * - split: tiny split thresholds, so the key space ends in many regions.
  */
 import assert from "node:assert/strict";
-import type { PdRegion } from "#client";
 import { metapb } from "#proto";
 import { type Random, sleep } from "#runtime";
 import type { RaftstoreConfig } from "../../../services/tikv-store/src/raftstore/raftstore-config.ts";
+import { checkReplicasConverge } from "../../../services/tikv-store/src/testing/cluster/cluster-checks.ts";
+import { StoreCluster } from "../../../services/tikv-store/src/testing/cluster/store-cluster.ts";
 import { AppendWorkload } from "./append-workload.ts";
 import { CasChainWorkload } from "./cas-chain-workload.ts";
-import { StoreCluster } from "./cluster.ts";
-import { checkReplicasConverge } from "./cluster-checks.ts";
 
 export interface GenericTestOptions {
   readonly label: string;
@@ -71,6 +70,7 @@ export async function genericTest(options: GenericTestOptions): Promise<GenericT
   const cluster = await StoreCluster.start({
     label: options.label,
     stores,
+    transport: "grpc",
     replicas: 3,
     raftstore: {
       ...(options.split ? SPLIT_RAFTSTORE : {}),
@@ -240,9 +240,9 @@ class Nemesis {
    */
   private async changeMembership(): Promise<void> {
     const { cluster } = this;
-    const regions: PdRegion[] = await cluster.regions();
+    const regions = await cluster.regions();
     if (regions.length === 0) return;
-    const { region } = this.random.pick(regions);
+    const region = this.random.pick(regions);
     const voters = region.peers.filter((peer) => peer.role === metapb.PeerRole.VOTER);
     const request = this.random.chance(LEADER_TRANSFER_SHARE)
       ? {
@@ -283,7 +283,7 @@ class Nemesis {
 async function checkRaftLogsBounded(cluster: StoreCluster, maxRaftLog: number): Promise<void> {
   await cluster.waitFor(`every raft log to hold at most ${2 * maxRaftLog} entries`, async () => {
     for (const index of cluster.runningIndexes()) {
-      const { store } = cluster.store(index);
+      const store = cluster.store(index);
       const { raftLogStore } = store.engines;
       for (const { regionId } of store.peers()) {
         const state = await raftLogStore.raftState(regionId);

@@ -14,18 +14,27 @@ import { eraftpb, type metapb } from "#proto";
 import { sleep } from "#runtime";
 import { InvalidPeerChangeError } from "../../../services/tikv-store/src/raftstore/store.ts";
 import { DELIVER, DROP } from "../../../services/tikv-store/src/server/transport-filter.ts";
+import { bytes, text } from "../../../services/tikv-store/src/testing/bytes.ts";
+import {
+  checkReplicasConverge,
+  waitEngineValue,
+  waitPeerGone,
+} from "../../../services/tikv-store/src/testing/cluster/cluster-checks.ts";
+import {
+  PdOperatorError,
+  StoreCluster,
+  type StoreClusterOptions,
+} from "../../../services/tikv-store/src/testing/cluster/store-cluster.ts";
 import { AppendWorkload } from "./append-workload.ts";
-import { bytes, PdOperatorError, StoreCluster, text } from "./cluster.ts";
-import { checkReplicasConverge, waitEngineValue, waitPeerGone } from "./cluster-checks.ts";
 import { genericTest } from "./generic-test.ts";
 
 const FIRST_KEY = new Uint8Array();
 
 async function withCluster(
-  options: Parameters<typeof StoreCluster.start>[0],
+  options: Omit<StoreClusterOptions, "transport">,
   body: (cluster: StoreCluster) => Promise<void>,
 ): Promise<void> {
-  const cluster = await StoreCluster.start(options);
+  const cluster = await StoreCluster.start({ ...options, transport: "grpc" });
   try {
     await body(cluster);
   } catch (error) {
@@ -196,7 +205,7 @@ describe("TinyKV 3B seed scenarios over real gRPC", { timeout: 5 * 60_000 }, () 
       const leader = cluster.leaderOfRegion(regionId)!;
       await assert.rejects(cluster.removePeer(regionId, leader.index), PdOperatorError);
       await assert.rejects(
-        leader.running.store.changePeer(regionId, { type: "remove", peer: leader.peer }),
+        leader.store.changePeer(regionId, { type: "remove", peer: leader.peer }),
         InvalidPeerChangeError,
       );
       await put(cluster, "b", "2");
@@ -317,8 +326,8 @@ describe("TinyKV 3B seed scenarios over real gRPC", { timeout: 5 * 60_000 }, () 
         ] as const) {
           assert.equal(await get(cluster, key), value);
         }
-        assert.equal(text(cluster.store(2).store.region(left)?.endKey), "m");
-        assert.equal(text(cluster.store(2).store.region(right)?.startKey), "m");
+        assert.equal(text(cluster.store(2).region(left)?.endKey), "m");
+        assert.equal(text(cluster.store(2).region(right)?.startKey), "m");
       });
     });
   }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { TestCluster } from "../../../tikv-store/src/testing/server-cluster.ts";
+import { StoreCluster } from "../../../tikv-store/src/testing/cluster/store-cluster.ts";
 import { runCtl } from "../ctl.ts";
 
 interface Run {
@@ -19,7 +19,7 @@ const LEADER_KNOWN_TIMEOUT_MS = 20_000;
 const POLL_INTERVAL_MS = 100;
 
 describe("ctl against a real pd and store", () => {
-  let cluster: TestCluster | undefined;
+  let cluster: StoreCluster | undefined;
 
   const ctl = async (...argv: string[]): Promise<Run> => {
     const stdout: string[] = [];
@@ -32,7 +32,7 @@ describe("ctl against a real pd and store", () => {
   };
 
   before(async () => {
-    cluster = await TestCluster.start(1);
+    cluster = await StoreCluster.start({ label: "ctl", stores: 1, transport: "grpc" });
   });
 
   after(async () => {

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb } from "#proto";
 import { type Random, SeededRandom, sleep, systemClock } from "#runtime";
-import { TestCluster, text } from "../testing/raftstore-cluster.ts";
+import { dropRandomly } from "../server/transport-filter.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { findPeerOnStore, isLearner } from "./region-meta.ts";
 
 const SEED = Number(process.env.SEED ?? 20240611);
@@ -23,7 +25,7 @@ interface KeyHistory {
 }
 
 async function runClient(
-  cluster: TestCluster,
+  cluster: StoreCluster,
   client: number,
   until: number,
   histories: Map<string, KeyHistory>,
@@ -56,7 +58,7 @@ async function runClient(
 const ACTIONS = ["membership", "split", "partition", "leader"] as const;
 
 /** Returns how many of each action succeeded. */
-async function nemesis(cluster: TestCluster, until: number, random: Random): Promise<Map<string, number>> {
+async function nemesis(cluster: StoreCluster, until: number, random: Random): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   while (systemClock.monotonicMs() < until) {
     const action = random.pick(ACTIONS);
@@ -64,7 +66,9 @@ async function nemesis(cluster: TestCluster, until: number, random: Random): Pro
     try {
       if (action === "membership") await changeMembership(cluster, random);
       else if (action === "split") {
-        await cluster.split(`client-${random.intBelow(CLIENTS)}-key-${random.intBelow(KEYS_PER_CLIENT)}`);
+        await cluster.split(
+          bytes(`client-${random.intBelow(CLIENTS)}-key-${random.intBelow(KEYS_PER_CLIENT)}`),
+        );
       } else if (action === "partition") await isolateBriefly(cluster, random);
       else await moveLeader(cluster, random);
       done.set(action, (done.get(action) ?? 0) + 1);
@@ -77,44 +81,42 @@ async function nemesis(cluster: TestCluster, until: number, random: Random): Pro
   return done;
 }
 
-async function changeMembership(cluster: TestCluster, random: Random): Promise<void> {
-  const region = cluster.regionFor(text(`client-${random.intBelow(CLIENTS)}-key-0`));
+async function changeMembership(cluster: StoreCluster, random: Random): Promise<void> {
+  const region = cluster.regionFor(bytes(`client-${random.intBelow(CLIENTS)}-key-0`));
   if (region === undefined) return;
   const voters = region.peers.filter((peer) => !isLearner(peer));
-  const without = cluster.storeIds.filter((storeId) => findPeerOnStore(region, storeId) === undefined);
+  const without = cluster.indexes.filter(
+    (index) => findPeerOnStore(region, cluster.storeId(index)) === undefined,
+  );
   if (voters.length > 3 || without.length === 0) {
-    const leader = cluster.leaderStore(region.id)?.storeId;
+    const leader = cluster.leaderOfRegion(region.id)?.store.storeId;
     const victim = random.pick(voters.filter((peer) => peer.storeId !== leader));
     await cluster.changePeer(region.id, { type: "remove", peer: victim });
   } else {
-    const storeId = random.pick(without);
-    await cluster.addPeer(region.id, storeId);
+    await cluster.addPeer(region.id, random.pick(without));
   }
 }
 
-async function isolateBriefly(cluster: TestCluster, random: Random): Promise<void> {
-  const victim = random.pick(cluster.storeIds);
-  const heal = cluster.hub.partition(
-    [victim],
-    cluster.storeIds.filter((storeId) => storeId !== victim),
-  );
+async function isolateBriefly(cluster: StoreCluster, random: Random): Promise<void> {
+  const heal = cluster.isolate(random.pick(cluster.indexes));
   await sleep(200 + random.intBelow(300));
   heal();
 }
 
-async function moveLeader(cluster: TestCluster, random: Random): Promise<void> {
-  const region = cluster.regionFor(text(`client-${random.intBelow(CLIENTS)}-key-1`));
+async function moveLeader(cluster: StoreCluster, random: Random): Promise<void> {
+  const region = cluster.regionFor(bytes(`client-${random.intBelow(CLIENTS)}-key-1`));
   if (region === undefined) return;
   const voters = region.peers.filter((peer) => peer.role === metapb.PeerRole.VOTER);
-  await cluster.transferLeader(region.id, random.pick(voters).storeId, 2_000);
+  const target = cluster.indexOf(random.pick(voters).storeId);
+  await cluster.transferLeader(region.id, target, { timeoutMs: 2_000 });
 }
 
 test(`clients stay linearizable through conf changes, splits, partitions and message loss (SEED=${SEED})`, async (t) => {
   const random = new SeededRandom(SEED);
-  const cluster = await TestCluster.start({ storeCount: 5, initialStores: [1n, 2n, 3n], seed: SEED });
+  const cluster = await StoreCluster.start({ label: "raftstore chaos", stores: 5, replicas: 3, seed: SEED });
   const histories = new Map<string, KeyHistory>();
   try {
-    const stopDropping = cluster.hub.dropRandomly(0.05);
+    const stopDropping = cluster.addFilter(dropRandomly(0.05, cluster.random.fork()));
     const until = systemClock.monotonicMs() + DURATION_MS;
     const [done, ...operations] = await Promise.all([
       nemesis(cluster, until, random.fork()),
@@ -126,7 +128,7 @@ test(`clients stay linearizable through conf changes, splits, partitions and mes
       `client operations ${operations.join(", ")}; nemesis ${JSON.stringify(Object.fromEntries(done))}`,
     );
     stopDropping();
-    cluster.hub.clearFilters();
+    cluster.heal();
     for (const [key, history] of histories) {
       const value = await cluster.get(key);
       const seen = value === undefined ? -1 : Number(value);

@@ -1,57 +1,48 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { metapb, raft_serverpb } from "#proto";
-import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
+import { metapb } from "#proto";
+import { waitPeerGone } from "../testing/cluster/cluster-checks.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 import { InvalidPeerChangeError, UnsafePeerChangeError } from "./store.ts";
 
-async function assertPeerGone(cluster: TestCluster, storeId: bigint, regionId: bigint): Promise<void> {
-  await cluster.waitFor(`store ${storeId} to destroy its peer of region ${regionId}`, () =>
-    cluster
-      .store(storeId)
-      .peers()
-      .every((peer) => peer.regionId !== regionId),
-  );
-  const { kvEngine, raftLogStore } = cluster.store(storeId).engines;
-  const persisted = (await kvEngine.loadRegions()).find((region) => region.regionId === regionId);
-  assert.equal(persisted?.regionState.state, raft_serverpb.PeerState.TOMBSTONE);
-  assert.equal(persisted?.applyState, undefined);
-  assert.equal(await raftLogStore.raftState(regionId), undefined);
-  assert.equal(await raftLogStore.firstStoredIndex(regionId), undefined);
-}
-
-function peerOn(cluster: TestCluster, storeId: bigint): metapb.Peer {
-  const region = cluster.routeRegion(FIRST_REGION_ID).region;
-  const peer = findPeerOnStore(region, storeId);
-  assert.ok(peer, `region 1 has no peer on store ${storeId}`);
+function peerOn(cluster: StoreCluster, index: number): metapb.Peer {
+  const region = cluster.routeRegion(cluster.firstRegionId).region;
+  const peer = findPeerOnStore(region, cluster.storeId(index));
+  assert.ok(peer, `the first region has no peer on store ${index}`);
   return peer;
 }
 
 test("add a learner, promote it, remove it: the removed peer's data and log are gone", async () => {
-  const cluster = await TestCluster.start({ storeCount: 4, initialStores: [1n, 2n, 3n] });
+  const cluster = await StoreCluster.start({ label: "learner promote remove", stores: 4, replicas: 3 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
-    const learner = { id: cluster.pd.allocId(), storeId: 4n, role: metapb.PeerRole.LEARNER };
-    const withLearner = await cluster.changePeer(FIRST_REGION_ID, { type: "add-learner", peer: learner });
+    const learner = {
+      id: await cluster.allocId(),
+      storeId: cluster.storeId(3),
+      role: metapb.PeerRole.LEARNER,
+    };
+    const withLearner = await cluster.changePeer(regionId, { type: "add-learner", peer: learner });
     assert.equal(withLearner.regionEpoch?.confVer, 2n);
     await cluster.waitFor(
       "the learner to receive the data",
-      async () => (await cluster.localGet(4n, "a")) === "1",
+      async () => (await cluster.localGet(3, "a")) === "1",
     );
-    const promoted = await cluster.changePeer(FIRST_REGION_ID, {
+    const promoted = await cluster.changePeer(regionId, {
       type: "promote",
       peer: { ...learner, role: metapb.PeerRole.VOTER },
     });
-    assert.equal(findPeerOnStore(promoted, 4n)?.role, metapb.PeerRole.VOTER);
+    assert.equal(findPeerOnStore(promoted, cluster.storeId(3))?.role, metapb.PeerRole.VOTER);
     assert.equal(promoted.regionEpoch?.confVer, 3n);
     await cluster.put("b", "2");
-    await cluster.waitFor("the new voter to apply", async () => (await cluster.localGet(4n, "b")) === "2");
+    await cluster.waitFor("the new voter to apply", async () => (await cluster.localGet(3, "b")) === "2");
 
-    const removed = await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 4n));
-    assert.equal(findPeerOnStore(removed, 4n), undefined);
-    await assertPeerGone(cluster, 4n, FIRST_REGION_ID);
-    assert.equal(await cluster.engineGet(4n, "a"), undefined);
-    assert.equal(await cluster.engineGet(4n, "b"), undefined);
+    const removed = await cluster.removePeer(regionId, 3);
+    assert.equal(findPeerOnStore(removed, cluster.storeId(3)), undefined);
+    await waitPeerGone(cluster, 3, regionId);
+    assert.equal(await cluster.engineGet(3, "a"), undefined);
+    assert.equal(await cluster.engineGet(3, "b"), undefined);
     await cluster.put("c", "3");
     assert.equal(await cluster.get("c"), "3");
   } finally {
@@ -60,66 +51,67 @@ test("add a learner, promote it, remove it: the removed peer's data and log are 
 });
 
 test("TinyKV's TestBasicConfChange3B: shrink to one peer, re-add old and new peer ids", async () => {
-  const cluster = await TestCluster.start({ storeCount: 5 });
+  const cluster = await StoreCluster.start({ label: "basic conf change", stores: 5, replicas: 5 });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const original = new Map(cluster.storeIds.map((storeId) => [storeId, peerOn(cluster, storeId)]));
-    for (const storeId of [2n, 3n, 4n, 5n]) await cluster.removePeer(FIRST_REGION_ID, original.get(storeId)!);
+    const regionId = cluster.firstRegionId;
+    await cluster.transferLeader(regionId, 0);
+    const original = new Map(cluster.indexes.map((index) => [index, peerOn(cluster, index)]));
+    for (const index of [1, 2, 3, 4]) await cluster.removePeer(regionId, index);
     await cluster.put("k1", "v1");
-    assert.equal(await cluster.localGet(2n, "k1"), undefined);
+    assert.equal(await cluster.localGet(1, "k1"), undefined);
 
-    // The same peer id comes back on store 2: its tombstone is older than the new membership.
-    await cluster.addPeer(FIRST_REGION_ID, 2n, original.get(2n)!.id);
+    // The same peer id comes back on store 1: its tombstone is older than the new membership.
+    await cluster.addPeer(regionId, 1, { peerId: original.get(1)!.id });
     await cluster.put("k2", "v2");
     await cluster.waitFor(
-      "store 2 to hold k1 and k2",
-      async () => (await cluster.localGet(2n, "k2")) === "v2",
+      "store 1 to hold k1 and k2",
+      async () => (await cluster.localGet(1, "k2")) === "v2",
     );
-    assert.equal(await cluster.localGet(2n, "k1"), "v1");
-    assert.ok((cluster.routeRegion(FIRST_REGION_ID).region.regionEpoch?.confVer ?? 0n) > 1n);
+    assert.equal(await cluster.localGet(1, "k1"), "v1");
+    assert.ok((cluster.routeRegion(regionId).region.regionEpoch?.confVer ?? 0n) > 1n);
 
-    await cluster.addPeer(FIRST_REGION_ID, 3n, original.get(3n)!.id);
-    await cluster.removePeer(FIRST_REGION_ID, original.get(2n)!);
+    await cluster.addPeer(regionId, 2, { peerId: original.get(2)!.id });
+    await cluster.removePeer(regionId, 1);
     await cluster.put("k3", "v3");
-    await cluster.waitFor("store 3 to hold k3", async () => (await cluster.localGet(3n, "k3")) === "v3");
-    assert.equal(await cluster.localGet(3n, "k1"), "v1");
-    assert.equal(await cluster.localGet(3n, "k2"), "v2");
-    await assertPeerGone(cluster, 2n, FIRST_REGION_ID);
-    assert.equal(await cluster.engineGet(2n, "k1"), undefined);
-    assert.equal(await cluster.engineGet(2n, "k2"), undefined);
+    await cluster.waitFor("store 2 to hold k3", async () => (await cluster.localGet(2, "k3")) === "v3");
+    assert.equal(await cluster.localGet(2, "k1"), "v1");
+    assert.equal(await cluster.localGet(2, "k2"), "v2");
+    await waitPeerGone(cluster, 1, regionId);
+    assert.equal(await cluster.engineGet(1, "k1"), undefined);
+    assert.equal(await cluster.engineGet(1, "k2"), undefined);
 
-    await cluster.addPeer(FIRST_REGION_ID, 2n, original.get(2n)!.id);
-    await cluster.waitFor("store 2 to hold k3", async () => (await cluster.localGet(2n, "k3")) === "v3");
-    assert.equal(await cluster.localGet(2n, "k1"), "v1");
-    await cluster.removePeer(FIRST_REGION_ID, original.get(2n)!);
-    await assertPeerGone(cluster, 2n, FIRST_REGION_ID);
+    await cluster.addPeer(regionId, 1, { peerId: original.get(1)!.id });
+    await cluster.waitFor("store 1 to hold k3", async () => (await cluster.localGet(1, "k3")) === "v3");
+    assert.equal(await cluster.localGet(1, "k1"), "v1");
+    await cluster.removePeer(regionId, 1);
+    await waitPeerGone(cluster, 1, regionId);
 
-    // A new peer id on store 2, then the peer that held the data longest goes.
-    const fresh = await cluster.addPeer(FIRST_REGION_ID, 2n);
-    assert.notEqual(fresh.id, original.get(2n)!.id);
-    await cluster.removePeer(FIRST_REGION_ID, original.get(3n)!);
+    // A new peer id on store 1, then the peer that held the data longest goes.
+    const fresh = await cluster.addPeer(regionId, 1);
+    assert.notEqual(fresh.id, original.get(1)!.id);
+    await cluster.removePeer(regionId, 2);
     await cluster.put("k4", "v4");
-    await cluster.waitFor("store 2 to hold k4", async () => (await cluster.localGet(2n, "k4")) === "v4");
-    assert.equal(await cluster.localGet(2n, "k1"), "v1");
-    await assertPeerGone(cluster, 3n, FIRST_REGION_ID);
-    assert.equal(await cluster.engineGet(3n, "k1"), undefined);
-    assert.equal(await cluster.engineGet(3n, "k4"), undefined);
+    await cluster.waitFor("store 1 to hold k4", async () => (await cluster.localGet(1, "k4")) === "v4");
+    assert.equal(await cluster.localGet(1, "k1"), "v1");
+    await waitPeerGone(cluster, 2, regionId);
+    assert.equal(await cluster.engineGet(2, "k1"), undefined);
+    assert.equal(await cluster.engineGet(2, "k4"), undefined);
   } finally {
     await cluster.close();
   }
 });
 
 test("removing the leader hands leadership over first; two voters shrink to one", async () => {
-  const cluster = await TestCluster.start({ storeCount: 2 });
+  const cluster = await StoreCluster.start({ label: "remove the leader", stores: 2 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("x", "1");
-    const leader = await cluster.waitForLeader(FIRST_REGION_ID);
-    const leaderPeer = peerOn(cluster, leader.storeId);
-    const region = await cluster.removePeer(FIRST_REGION_ID, leaderPeer);
+    const leader = await cluster.waitLeaderOfRegion(regionId);
+    const region = await cluster.removePeer(regionId, leader.index);
     assert.equal(region.peers.length, 1);
     const survivor = region.peers[0]!.storeId;
-    assert.notEqual(survivor, leader.storeId);
-    await assertPeerGone(cluster, leader.storeId, FIRST_REGION_ID);
+    assert.notEqual(survivor, leader.store.storeId);
+    await waitPeerGone(cluster, leader.index, regionId);
     await cluster.put("y", "2");
     assert.equal(await cluster.get("x"), "1");
     assert.equal(await cluster.get("y"), "2");
@@ -129,17 +121,18 @@ test("removing the leader hands leadership over first; two voters shrink to one"
 });
 
 test("conf changes survive restarts and are not applied twice", async () => {
-  const cluster = await TestCluster.start({ storeCount: 4, initialStores: [1n, 2n, 3n] });
+  const cluster = await StoreCluster.start({ label: "conf changes restart", stores: 4, replicas: 3 });
   try {
-    await cluster.addPeer(FIRST_REGION_ID, 4n);
-    await cluster.removePeer(FIRST_REGION_ID, peerOn(cluster, 3n));
+    const regionId = cluster.firstRegionId;
+    await cluster.addPeer(regionId, 3);
+    await cluster.removePeer(regionId, 2);
     await cluster.put("key", "value");
-    const expected = cluster.routeRegion(FIRST_REGION_ID).region;
-    for (const storeId of [1n, 2n, 4n]) await cluster.stopStore(storeId);
-    for (const storeId of [1n, 2n, 4n]) await cluster.startStore(storeId);
-    const region = (await cluster.waitForLeader(FIRST_REGION_ID)).region(FIRST_REGION_ID);
+    const expected = cluster.routeRegion(regionId).region;
+    for (const index of [0, 1, 3]) await cluster.stop(index);
+    for (const index of [0, 1, 3]) await cluster.restart(index);
+    const region = (await cluster.waitLeaderOfRegion(regionId)).store.region(regionId);
     assert.deepEqual(region?.regionEpoch, expected.regionEpoch);
-    assert.deepEqual(region?.peers.map((peer) => peer.storeId).sort(), [1n, 2n, 4n]);
+    assert.deepEqual(region?.peers.map((peer) => cluster.indexOf(peer.storeId)).sort(), [0, 1, 3]);
     assert.equal(await cluster.get("key"), "value");
   } finally {
     await cluster.close();
@@ -147,12 +140,12 @@ test("conf changes survive restarts and are not applied twice", async () => {
 });
 
 test("the only voter cannot be removed", async () => {
-  const cluster = await TestCluster.start({ storeCount: 1 });
+  const cluster = await StoreCluster.start({ label: "only voter", stores: 1 });
   try {
     await cluster.put("k", "v");
-    const leader = await cluster.waitForLeader(FIRST_REGION_ID);
+    const leader = await cluster.waitLeaderOfRegion(cluster.firstRegionId);
     await assert.rejects(
-      leader.changePeer(FIRST_REGION_ID, { type: "remove", peer: peerOn(cluster, 1n) }),
+      leader.store.changePeer(cluster.firstRegionId, { type: "remove", peer: peerOn(cluster, 0) }),
       InvalidPeerChangeError,
     );
     assert.equal(await cluster.get("k"), "v");
@@ -162,26 +155,27 @@ test("the only voter cannot be removed", async () => {
 });
 
 test("a conf change proposed while a store restarts applies exactly once everywhere (TestConfChangeRecover)", async () => {
-  const cluster = await TestCluster.start({ storeCount: 4, initialStores: [1n, 2n, 3n] });
+  const cluster = await StoreCluster.start({ label: "conf change recover", stores: 4, replicas: 3 });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
+    const regionId = cluster.firstRegionId;
+    await cluster.transferLeader(regionId, 0);
     await cluster.put("k", "v");
-    await cluster.stopStore(2n);
-    await cluster.addPeer(FIRST_REGION_ID, 4n);
-    await cluster.startStore(2n);
-    await cluster.stopStore(3n);
+    await cluster.stop(1);
+    await cluster.addPeer(regionId, 3);
+    await cluster.restart(1);
+    await cluster.stop(2);
     await cluster.put("k2", "v2");
-    await cluster.startStore(3n);
-    const expected = cluster.routeRegion(FIRST_REGION_ID).region;
-    for (const storeId of cluster.storeIds) {
-      await cluster.waitFor(`store ${storeId} to reach the region's epoch`, () => {
-        const region = cluster.store(storeId).region(FIRST_REGION_ID);
+    await cluster.restart(2);
+    const expected = cluster.routeRegion(regionId).region;
+    for (const index of cluster.indexes) {
+      await cluster.waitFor(`store ${index} to reach the region's epoch`, () => {
+        const region = cluster.store(index).region(regionId);
         return region?.regionEpoch?.confVer === expected.regionEpoch?.confVer;
       });
-      assert.deepEqual(cluster.store(storeId).region(FIRST_REGION_ID)?.peers, expected.peers);
+      assert.deepEqual(cluster.store(index).region(regionId)?.peers, expected.peers);
       await cluster.waitFor(
-        `store ${storeId} to hold k2`,
-        async () => (await cluster.localGet(storeId, "k2")) === "v2",
+        `store ${index} to hold k2`,
+        async () => (await cluster.localGet(index, "k2")) === "v2",
       );
     }
   } finally {
@@ -190,31 +184,36 @@ test("a conf change proposed while a store restarts applies exactly once everywh
 });
 
 test("promoting a learner that replicated nothing is refused as unsafe until it catches up", async () => {
-  const cluster = await TestCluster.start({ storeCount: 2, initialStores: [1n] });
+  const cluster = await StoreCluster.start({ label: "unsafe promotion", stores: 2, replicas: 1 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
     // The learner's store hears nothing: the lone voter commits the learner's addition by itself.
-    const heal = cluster.hub.partition([2n], [1n]);
-    const learner = { id: cluster.pd.allocId(), storeId: 2n, role: metapb.PeerRole.LEARNER };
-    await cluster.changePeer(FIRST_REGION_ID, { type: "add-learner", peer: learner });
+    const heal = cluster.partition([[1], [0]]);
+    const learner = {
+      id: await cluster.allocId(),
+      storeId: cluster.storeId(1),
+      role: metapb.PeerRole.LEARNER,
+    };
+    await cluster.changePeer(regionId, { type: "add-learner", peer: learner });
     const promote = { type: "promote", peer: { ...learner, role: metapb.PeerRole.VOTER } } as const;
     // Two voters, one of them empty: promoting would leave the region without a working quorum.
     await assert.rejects(
-      cluster.store(1n).changePeer(FIRST_REGION_ID, promote),
+      cluster.store(0).changePeer(regionId, promote),
       (error: unknown) =>
         error instanceof UnsafePeerChangeError && /1 of 2 voters would be healthy/.test(error.message),
     );
     assert.equal(
-      findPeerOnStore(cluster.routeRegion(FIRST_REGION_ID).region, 2n)?.role,
+      findPeerOnStore(cluster.routeRegion(regionId).region, cluster.storeId(1))?.role,
       metapb.PeerRole.LEARNER,
     );
     await cluster.put("b", "2");
     heal();
     // Once the learner holds the log, the same promotion goes through and the region keeps serving.
-    const promoted = await cluster.changePeer(FIRST_REGION_ID, promote);
-    assert.equal(findPeerOnStore(promoted, 2n)?.role, metapb.PeerRole.VOTER);
+    const promoted = await cluster.changePeer(regionId, promote);
+    assert.equal(findPeerOnStore(promoted, cluster.storeId(1))?.role, metapb.PeerRole.VOTER);
     await cluster.put("c", "3");
-    await cluster.waitFor("the new voter to apply", async () => (await cluster.localGet(2n, "c")) === "3");
+    await cluster.waitFor("the new voter to apply", async () => (await cluster.localGet(1, "c")) === "3");
   } finally {
     await cluster.close();
   }

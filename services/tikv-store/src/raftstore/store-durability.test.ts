@@ -13,9 +13,10 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { createLogger } from "#observability";
 import { sleep } from "#runtime";
+import { bytes, text } from "../testing/bytes.ts";
+import { FakePd } from "../testing/cluster/fake-pd.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { EngineWriteRecorder, type RecordedWrite } from "../testing/engine-write-recorder.ts";
-import { FakePd } from "../testing/fake-pd.ts";
-import { asText, FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
 import { RegionError } from "./region-errors.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 import { Store } from "./store.ts";
@@ -31,9 +32,9 @@ const deletesLogEntries = (write: RecordedWrite): boolean =>
   write.engine === "raft" && write.operations.some((operation) => operation.kind !== "put");
 
 /** A linearizable read on the restarted store, once its recovered region has a leader again. */
-async function readAfterRecovery(store: Store, key: string): Promise<string | undefined> {
+async function readAfterRecovery(store: Store, regionId: bigint, key: string): Promise<string | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const region = store.region(FIRST_REGION_ID);
+    const region = store.region(regionId);
     assert.ok(region, "the region was recovered");
     const context = {
       regionId: region.id,
@@ -41,8 +42,8 @@ async function readAfterRecovery(store: Store, key: string): Promise<string | un
       peer: findPeerOnStore(region, store.storeId),
     };
     try {
-      return asText(
-        await store.read(context, { kind: "keys", keys: [text(key)] }, (reader) => reader.get(text(key))),
+      return text(
+        await store.read(context, { kind: "keys", keys: [bytes(key)] }, (reader) => reader.get(bytes(key))),
       );
     } catch (error) {
       if (!(error instanceof RegionError) || attempt >= 1_000) throw error;
@@ -52,15 +53,16 @@ async function readAfterRecovery(store: Store, key: string): Promise<string | un
 }
 
 test("raft log entries are deleted only once a synced kv write covers them", async () => {
-  const cluster = await TestCluster.start({ storeCount: 1, config: LOG_GC });
+  const cluster = await StoreCluster.start({ label: "log GC durability", stores: 1, raftstore: LOG_GC });
+  const regionId = cluster.firstRegionId;
   let recorder: EngineWriteRecorder;
   const acknowledged: Array<{ readonly key: string; readonly writesBefore: number }> = [];
   try {
     await cluster.put("before", "0");
-    await cluster.stopStore(1n);
+    await cluster.stop(0);
     const baseline = join(scratch, "baseline");
-    await cp(cluster.dataDirectory(1n), baseline, { recursive: true });
-    const store = await cluster.startStore(1n);
+    await cp(cluster.dataDirectory(0), baseline, { recursive: true });
+    const store = await cluster.restart(0);
     recorder = new EngineWriteRecorder(store.engines, baseline);
     for (let index = 0; index < WRITES; index++) {
       await cluster.put(`key-${index}`, `${index}`);
@@ -81,18 +83,22 @@ test("raft log entries are deleted only once a synced kv write covers them", asy
     const store = await Store.open({
       dataDirectory: directory,
       clusterId: 1n,
-      storeId: 1n,
+      storeId: cluster.storeId(0),
       transport: { send: () => undefined, sendSnapshot: async () => assert.fail("no other store") },
       pd: new FakePd(),
       logger: createLogger({ component: "tikv-store", level: "silent" }),
-      config: cluster.config,
+      config: cluster.raftstoreConfig,
       onFatal: (error) => fatalErrors.push(error),
     });
     try {
-      assert.equal(await readAfterRecovery(store, "before"), "0");
+      assert.equal(await readAfterRecovery(store, regionId, "before"), "0");
       for (const { key, writesBefore } of acknowledged) {
         if (writesBefore > position + 1) break;
-        assert.equal(await readAfterRecovery(store, key), key.slice("key-".length), `${key} after a crash`);
+        assert.equal(
+          await readAfterRecovery(store, regionId, key),
+          key.slice("key-".length),
+          `${key} after a crash`,
+        );
       }
       assert.deepEqual(fatalErrors, []);
     } finally {

@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb } from "#proto";
-import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
+import { dropMatching } from "../server/transport-filter.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { RegionError } from "./region-errors.ts";
 
 test("leadership moves to each store in turn and the region keeps serving", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "leadership in turn", stores: 3 });
   try {
-    for (const storeId of [2n, 3n, 1n, 3n]) {
-      await cluster.transferLeader(FIRST_REGION_ID, storeId);
-      assert.equal(cluster.leaderStore(FIRST_REGION_ID)?.storeId, storeId);
-      await cluster.put(`written-under-${storeId}`, "yes");
-      assert.equal(await cluster.get(`written-under-${storeId}`), "yes");
+    for (const index of [1, 2, 0, 2]) {
+      await cluster.transferLeader(cluster.firstRegionId, index);
+      assert.equal(cluster.leaderOfRegion(cluster.firstRegionId)?.index, index);
+      await cluster.put(`written-under-${index}`, "yes");
+      assert.equal(await cluster.get(`written-under-${index}`), "yes");
     }
   } finally {
     await cluster.close();
@@ -19,16 +21,16 @@ test("leadership moves to each store in turn and the region keeps serving", asyn
 });
 
 test("transferAllLeadersAway leaves the store leading nothing", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "leaders away", stores: 3 });
   try {
-    const [, right] = await cluster.split("m");
-    await cluster.waitForLeader(right!.id);
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    await cluster.transferLeader(right!.id, 1n);
-    await cluster.store(1n).transferAllLeadersAway(5_000);
+    const [, right] = await cluster.split(bytes("m"));
+    await cluster.waitLeaderOfRegion(right.id);
+    await cluster.transferLeader(cluster.firstRegionId, 0);
+    await cluster.transferLeader(right.id, 0);
+    await cluster.store(0).transferAllLeadersAway(5_000);
     assert.ok(
       cluster
-        .store(1n)
+        .store(0)
         .peers()
         .every((peer) => !peer.isLeader),
     );
@@ -41,32 +43,32 @@ test("transferAllLeadersAway leaves the store leading nothing", async () => {
 });
 
 test("an isolated leader never answers a read with data older than an acknowledged write", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "isolated leader reads", stores: 3 });
   try {
     await cluster.put("key", "old");
-    const oldLeader = await cluster.waitForLeader(FIRST_REGION_ID);
-    const oldRoute = cluster.routeRegion(FIRST_REGION_ID);
-    const others = cluster.storeIds.filter((storeId) => storeId !== oldLeader.storeId);
-    const heal = cluster.hub.partition([oldLeader.storeId], others);
+    const oldRoute = await cluster.waitLeaderOfRegion(cluster.firstRegionId);
+    const oldLeader = oldRoute.store;
+    const others = cluster.indexes.filter((index) => index !== oldRoute.index);
+    const heal = cluster.partition([[oldRoute.index], others]);
     await cluster.waitFor("a new leader on the majority side", () =>
-      others.some((storeId) =>
+      others.some((index) =>
         cluster
-          .store(storeId)
+          .store(index)
           .peers()
           .some((peer) => peer.isLeader),
       ),
     );
     const newLeader = others
-      .map((storeId) => cluster.store(storeId))
+      .map((index) => cluster.store(index))
       .find((store) => store.peers()[0]?.isLeader)!;
     const newRoute = {
       ...oldRoute.context,
-      peer: newLeader.region(FIRST_REGION_ID)!.peers.find((peer) => peer.storeId === newLeader.storeId),
+      peer: newLeader.region(cluster.firstRegionId)!.peers.find((peer) => peer.storeId === newLeader.storeId),
     };
-    await newLeader.write(newRoute, [{ type: "put", key: text("key"), value: text("new") }]);
+    await newLeader.write(newRoute, [{ type: "put", key: bytes("key"), value: bytes("new") }]);
     await assert.rejects(
-      oldLeader.read(oldRoute.context, { kind: "keys", keys: [text("key")] }, (reader) =>
-        reader.get(text("key")),
+      oldLeader.read(oldRoute.context, { kind: "keys", keys: [bytes("key")] }, (reader) =>
+        reader.get(bytes("key")),
       ),
       RegionError,
     );
@@ -78,29 +80,31 @@ test("an isolated leader never answers a read with data older than an acknowledg
 });
 
 test("a follower serves replica reads through the leader's read index", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "replica reads", stores: 3 });
   try {
     await cluster.put("replica", "value");
-    const leader = await cluster.waitForLeader(FIRST_REGION_ID);
-    const follower = cluster.storeIds.find((storeId) => storeId !== leader.storeId)!;
-    const region = cluster.store(follower).region(FIRST_REGION_ID)!;
+    const leader = await cluster.waitLeaderOfRegion(cluster.firstRegionId);
+    const follower = cluster.indexes.find((index) => index !== leader.index)!;
+    const region = cluster.store(follower).region(cluster.firstRegionId)!;
     const context = {
-      regionId: FIRST_REGION_ID,
+      regionId: cluster.firstRegionId,
       regionEpoch: region.regionEpoch,
-      peer: region.peers.find((peer) => peer.storeId === follower),
+      peer: region.peers.find((peer) => peer.storeId === cluster.storeId(follower)),
       replicaRead: true,
     };
     await cluster.put("replica", "newer");
     const value = await cluster
       .store(follower)
-      .read(context, { kind: "keys", keys: [text("replica")] }, (reader) => reader.get(text("replica")));
+      .read(context, { kind: "keys", keys: [bytes("replica")] }, (reader) => reader.get(bytes("replica")));
     assert.equal(Buffer.from(value!).toString(), "newer");
     // Without a leader to confirm the read index, a replica read fails instead of answering stale data.
-    const stop = cluster.hub.dropTypes([eraftpb.MessageType.READ_INDEX, eraftpb.MessageType.READ_INDEX_RESP]);
+    const stop = cluster.addFilter(
+      dropMatching({ types: [eraftpb.MessageType.READ_INDEX, eraftpb.MessageType.READ_INDEX_RESP] }),
+    );
     await assert.rejects(
       cluster
         .store(follower)
-        .read(context, { kind: "keys", keys: [text("replica")] }, (reader) => reader.get(text("replica"))),
+        .read(context, { kind: "keys", keys: [bytes("replica")] }, (reader) => reader.get(bytes("replica"))),
       RegionError,
     );
     stop();

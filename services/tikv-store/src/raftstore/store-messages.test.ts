@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb, raft_serverpb } from "#proto";
 import { SeededRandom } from "#runtime";
-import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { watchSends } from "../testing/cluster/watch-sends.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 
 function raftMessage(fields: {
@@ -21,8 +23,8 @@ function raftMessage(fields: {
     fromPeer: fields.from,
     toPeer: fields.to,
     regionEpoch: { confVer: fields.confVer ?? 1n, version: 1n },
-    startKey: text(fields.startKey ?? ""),
-    endKey: text(fields.endKey ?? ""),
+    startKey: bytes(fields.startKey ?? ""),
+    endKey: bytes(fields.endKey ?? ""),
     message: {
       msgType: fields.type,
       from: fields.from.id,
@@ -36,28 +38,31 @@ function raftMessage(fields: {
 }
 
 test("old and duplicated raft messages replayed later change nothing", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3, seed: 7 });
-  const recorded: Array<{ message: raft_serverpb.RaftMessage; to: bigint }> = [];
-  const stopRecording = cluster.hub.addFilter((message, _from, to) => {
-    if (recorded.length < 2_000) recorded.push({ message, to });
-    return false;
-  });
+  const cluster = await StoreCluster.start({ label: "replayed messages", stores: 3, seed: 7 });
+  const recorded: raft_serverpb.RaftMessage[] = [];
+  const stopRecording = cluster.addFilter(
+    watchSends("record", (message) => {
+      if (recorded.length < 2_000) recorded.push(message);
+    }),
+  );
   try {
     for (let index = 0; index < 20; index++) await cluster.put(`k${index}`, `first-${index}`);
     stopRecording();
-    await cluster.transferLeader(FIRST_REGION_ID, 2n);
+    await cluster.transferLeader(cluster.firstRegionId, 1);
     for (let index = 0; index < 20; index++) await cluster.put(`k${index}`, `second-${index}`);
     const random = new SeededRandom(11);
     random.shuffle(recorded);
-    for (const { message, to } of recorded) cluster.store(to).onRaftMessages([message, message]);
+    for (const message of recorded) {
+      cluster.store(cluster.indexOf(message.toPeer!.storeId)).onRaftMessages([message, message]);
+    }
     for (let index = 0; index < 20; index++) await cluster.put(`after-${index}`, `${index}`);
     for (let index = 0; index < 20; index++) assert.equal(await cluster.get(`k${index}`), `second-${index}`);
-    for (const storeId of cluster.storeIds) {
+    for (const index of cluster.indexes) {
       await cluster.waitFor(
-        `store ${storeId} to converge`,
-        async () => (await cluster.localGet(storeId, "after-19")) === "19",
+        `store ${index} to converge`,
+        async () => (await cluster.localGet(index, "after-19")) === "19",
       );
-      assert.equal(await cluster.localGet(storeId, "k7"), "second-7");
+      assert.equal(await cluster.localGet(index, "k7"), "second-7");
     }
   } finally {
     await cluster.close();
@@ -65,12 +70,12 @@ test("old and duplicated raft messages replayed later change nothing", async () 
 });
 
 test("only a vote or a first heartbeat creates a peer for an unknown region", async () => {
-  const cluster = await TestCluster.start({ storeCount: 2, initialStores: [1n] });
+  const cluster = await StoreCluster.start({ label: "peer creation", stores: 2, replicas: 1 });
   try {
-    await cluster.split("m");
-    const store2 = cluster.store(2n);
-    const from = { id: 500n, storeId: 1n };
-    const to = { id: 501n, storeId: 2n };
+    await cluster.split(bytes("m"));
+    const store2 = cluster.store(1);
+    const from = { id: 500n, storeId: cluster.storeId(0) };
+    const to = { id: 501n, storeId: cluster.storeId(1) };
     store2.onRaftMessages([
       raftMessage({ regionId: 77n, from, to, type: eraftpb.MessageType.APPEND, startKey: "x", endKey: "y" }),
     ]);
@@ -100,7 +105,7 @@ test("only a vote or a first heartbeat creates a peer for an unknown region", as
       raftMessage({
         regionId: 80n,
         from,
-        to: { id: 502n, storeId: 2n },
+        to: { id: 502n, storeId: cluster.storeId(1) },
         type: eraftpb.MessageType.REQUEST_VOTE,
         startKey: "p",
         endKey: "q",
@@ -124,12 +129,12 @@ test("only a vote or a first heartbeat creates a peer for an unknown region", as
       [79n, 80n],
     );
     // A region whose range overlaps one this store holds is not created, even from a vote.
-    const store1 = cluster.store(1n);
+    const store1 = cluster.store(0);
     store1.onRaftMessages([
       raftMessage({
         regionId: 90n,
-        from: { id: 600n, storeId: 2n },
-        to: { id: 601n, storeId: 1n },
+        from: { id: 600n, storeId: cluster.storeId(1) },
+        to: { id: 601n, storeId: cluster.storeId(0) },
         type: eraftpb.MessageType.REQUEST_VOTE,
         startKey: "c",
         endKey: "d",
@@ -143,18 +148,19 @@ test("only a vote or a first heartbeat creates a peer for an unknown region", as
 });
 
 test("a tombstoned peer is not brought back by messages from its old membership", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "tombstoned peer stays", stores: 3 });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const before = cluster.routeRegion(FIRST_REGION_ID).region;
-    const removed = findPeerOnStore(before, 3n)!;
-    await cluster.removePeer(FIRST_REGION_ID, removed);
-    await cluster.waitFor("store 3 to destroy its peer", () => cluster.store(3n).regionCount === 0);
-    const leaderPeer = findPeerOnStore(before, 1n)!;
+    const regionId = cluster.firstRegionId;
+    await cluster.transferLeader(regionId, 0);
+    const before = cluster.routeRegion(regionId).region;
+    const removed = findPeerOnStore(before, cluster.storeId(2))!;
+    await cluster.removePeer(regionId, 2);
+    await cluster.waitFor("store 2 to destroy its peer", () => cluster.store(2).regionCount === 0);
+    const leaderPeer = findPeerOnStore(before, cluster.storeId(0))!;
     for (const type of [eraftpb.MessageType.HEARTBEAT, eraftpb.MessageType.REQUEST_VOTE]) {
-      cluster.store(3n).onRaftMessages([
+      cluster.store(2).onRaftMessages([
         raftMessage({
-          regionId: FIRST_REGION_ID,
+          regionId,
           from: leaderPeer,
           to: removed,
           type,
@@ -163,7 +169,7 @@ test("a tombstoned peer is not brought back by messages from its old membership"
       ]);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(cluster.store(3n).regionCount, 0);
+    assert.equal(cluster.store(2).regionCount, 0);
     await cluster.put("still", "fine");
     assert.equal(await cluster.get("still"), "fine");
   } finally {
@@ -172,34 +178,36 @@ test("a tombstoned peer is not brought back by messages from its old membership"
 });
 
 test("a peer removed while cut off destroys itself once it hears it is stale", async () => {
-  const cluster = await TestCluster.start({ storeCount: 4 });
+  const cluster = await StoreCluster.start({ label: "stale peer destroyed", stores: 4, replicas: 4 });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const region = cluster.routeRegion(FIRST_REGION_ID).region;
-    const heal = cluster.hub.partition([4n], [1n, 2n, 3n]);
-    await cluster.removePeer(FIRST_REGION_ID, findPeerOnStore(region, 4n)!);
+    await cluster.transferLeader(cluster.firstRegionId, 0);
+    const heal = cluster.partition([[3], [0, 1, 2]]);
+    await cluster.removePeer(cluster.firstRegionId, 3);
     await cluster.put("after-removal", "1");
     heal();
-    // Store 4 never applied its removal; its campaigns reach members that tell it it is gone.
-    await cluster.waitFor("the stale peer to be destroyed", () => cluster.store(4n).regionCount === 0);
-    assert.equal(await cluster.engineGet(4n, "after-removal"), undefined);
+    // Store 3 never applied its removal; its campaigns reach members that tell it it is gone.
+    await cluster.waitFor("the stale peer to be destroyed", () => cluster.store(3).regionCount === 0);
+    assert.equal(await cluster.engineGet(3, "after-removal"), undefined);
   } finally {
     await cluster.close();
   }
 });
 
 test("a peer that nobody tells it was removed asks pd and destroys itself", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3, config: { maxLeaderMissingMs: 300 } });
+  const cluster = await StoreCluster.start({
+    label: "pd tells a stale peer",
+    stores: 3,
+    raftstore: { maxLeaderMissingMs: 300 },
+  });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const region = cluster.routeRegion(FIRST_REGION_ID).region;
-    await cluster.stopStore(3n);
-    const after = await cluster.removePeer(FIRST_REGION_ID, findPeerOnStore(region, 3n)!);
-    cluster.pd.observe(after);
-    // Store 3 comes back unable to reach the others: only pd can tell it.
-    cluster.hub.partition([3n], [1n, 2n]);
-    await cluster.startStore(3n);
-    await cluster.waitFor("store 3 to destroy its stale peer", () => cluster.store(3n).regionCount === 0);
+    await cluster.transferLeader(cluster.firstRegionId, 0);
+    await cluster.stop(2);
+    const after = await cluster.removePeer(cluster.firstRegionId, 2);
+    cluster.fakePd.observe(after);
+    // Store 2 comes back unable to reach the others: only pd can tell it.
+    cluster.partition([[2], [0, 1]]);
+    await cluster.restart(2);
+    await cluster.waitFor("store 2 to destroy its stale peer", () => cluster.store(2).regionCount === 0);
   } finally {
     await cluster.close();
   }

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FIRST_REGION_ID, TestCluster } from "../testing/raftstore-cluster.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 
 test("three stores elect a leader, replicate writes and serve linearizable reads", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "replication", stores: 3 });
   try {
-    await cluster.waitForLeader(FIRST_REGION_ID);
+    await cluster.waitLeaderOfRegion(cluster.firstRegionId);
     for (let index = 0; index < 20; index++) await cluster.put(`key-${index}`, `value-${index}`);
     for (let index = 0; index < 20; index++)
       assert.equal(await cluster.get(`key-${index}`), `value-${index}`);
     await cluster.delete("key-3");
     assert.equal(await cluster.get("key-3"), undefined);
-    for (const storeId of cluster.storeIds) {
-      await cluster.waitFor(`store ${storeId} to apply every write`, async () => {
-        return (await cluster.localGet(storeId, "key-19")) === "value-19";
+    for (const index of cluster.indexes) {
+      await cluster.waitFor(`store ${index} to apply every write`, async () => {
+        return (await cluster.localGet(index, "key-19")) === "value-19";
       });
-      assert.equal(await cluster.localGet(storeId, "key-3"), undefined);
+      assert.equal(await cluster.localGet(index, "key-3"), undefined);
     }
   } finally {
     await cluster.close();
@@ -23,11 +24,11 @@ test("three stores elect a leader, replicate writes and serve linearizable reads
 });
 
 test("a restart from disk keeps every acknowledged write, on every store", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "restart from disk", stores: 3 });
   try {
     for (let index = 0; index < 30; index++) await cluster.put(`k${index}`, `v${index}`);
-    for (const storeId of cluster.storeIds) await cluster.stopStore(storeId);
-    for (const storeId of cluster.storeIds) await cluster.startStore(storeId);
+    for (const index of cluster.indexes) await cluster.stop(index);
+    for (const index of cluster.indexes) await cluster.restart(index);
     for (let index = 0; index < 30; index++) assert.equal(await cluster.get(`k${index}`), `v${index}`);
     await cluster.put("after-restart", "yes");
     assert.equal(await cluster.get("after-restart"), "yes");
@@ -37,41 +38,32 @@ test("a restart from disk keeps every acknowledged write, on every store", async
 });
 
 test("a store restarted alone catches up with the writes it missed", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "catch up after restart", stores: 3 });
   try {
     await cluster.put("before", "1");
-    await cluster.stopStore(3n);
+    await cluster.stop(2);
     for (let index = 0; index < 10; index++) await cluster.put(`missed-${index}`, `${index}`);
-    await cluster.startStore(3n);
-    await cluster.waitFor(
-      "store 3 to catch up",
-      async () => (await cluster.localGet(3n, "missed-9")) === "9",
-    );
-    assert.equal(await cluster.localGet(3n, "before"), "1");
+    await cluster.restart(2);
+    await cluster.waitFor("store 2 to catch up", async () => (await cluster.localGet(2, "missed-9")) === "9");
+    assert.equal(await cluster.localGet(2, "before"), "1");
   } finally {
     await cluster.close();
   }
 });
 
-async function counter(cluster: TestCluster, storeId: bigint, name: string): Promise<number> {
-  const metric = cluster.metrics(storeId).getSingleMetric(`s${storeId}_raftstore_${name}`);
-  const values = (await metric?.get())?.values ?? [];
-  return values.reduce((sum, sample) => sum + sample.value, 0);
-}
-
 test("concurrent writes to many regions share fsyncs (group commit)", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "group commit", stores: 3 });
   try {
-    for (const key of ["f", "m", "t"]) await cluster.split(key);
+    for (const key of ["f", "m", "t"]) await cluster.split(bytes(key));
     for (const key of ["a", "g", "n", "u"]) await cluster.put(key, "warm");
     for (const key of ["a", "g", "n", "u"])
-      await cluster.transferLeader(cluster.regionFor(new TextEncoder().encode(key))!.id, 1n);
-    const fsyncsBefore = await counter(cluster, 1n, "fsync_total");
+      await cluster.transferLeader(cluster.regionFor(bytes(key))!.id, 0);
+    const fsyncsBefore = await cluster.counter(0, "store_raftstore_fsync_total");
     const writes = ["a", "g", "n", "u"].flatMap((prefix) =>
       Array.from({ length: 25 }, (_, index) => `${prefix}-${index}`),
     );
     await Promise.all(writes.map((key) => cluster.put(key, "v")));
-    const fsyncs = (await counter(cluster, 1n, "fsync_total")) - fsyncsBefore;
+    const fsyncs = (await cluster.counter(0, "store_raftstore_fsync_total")) - fsyncsBefore;
     assert.ok(
       fsyncs > 0 && fsyncs < writes.length / 4,
       `${writes.length} writes took ${fsyncs} fsyncs on the leader`,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb, metapb } from "#proto";
-import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
+import { dropMatching } from "../server/transport-filter.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import {
   MismatchPeerIdError,
   NotLeaderError,
@@ -14,28 +16,28 @@ import {
 } from "./region-errors.ts";
 import { findPeerOnStore } from "./region-meta.ts";
 
-const put = (key: string, value: string) => [{ type: "put" as const, key: text(key), value: text(value) }];
+const put = (key: string, value: string) => [{ type: "put" as const, key: bytes(key), value: bytes(value) }];
 
 test("compare-and-swap is evaluated when it applies", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "compare-and-swap", stores: 3 });
   try {
     const created = await cluster.compareAndSwap({
-      key: text("cas"),
-      value: text("0"),
+      key: bytes("cas"),
+      value: bytes("0"),
       previousValue: undefined,
     });
     assert.deepEqual(created, { succeeded: true, previousValue: undefined });
     const again = await cluster.compareAndSwap({
-      key: text("cas"),
-      value: text("x"),
+      key: bytes("cas"),
+      value: bytes("x"),
       previousValue: undefined,
     });
     assert.equal(again.succeeded, false);
     assert.equal(Buffer.from(again.previousValue!).toString(), "0");
     const wrong = await cluster.compareAndSwap({
-      key: text("cas"),
-      value: text("x"),
-      previousValue: text("9"),
+      key: bytes("cas"),
+      value: bytes("x"),
+      previousValue: bytes("9"),
     });
     assert.equal(wrong.succeeded, false);
     assert.equal(await cluster.get("cas"), "0");
@@ -43,9 +45,9 @@ test("compare-and-swap is evaluated when it applies", async () => {
     const attempts = await Promise.all(
       Array.from({ length: 12 }, (_, index) =>
         cluster.compareAndSwap({
-          key: text("cas"),
-          value: text(`winner-${index}`),
-          previousValue: text("0"),
+          key: bytes("cas"),
+          value: bytes(`winner-${index}`),
+          previousValue: bytes("0"),
         }),
       ),
     );
@@ -59,10 +61,14 @@ test("compare-and-swap is evaluated when it applies", async () => {
 });
 
 test("every check on the request path answers its typed region error", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3, config: { raftEntryMaxSizeBytes: 1024 } });
+  const cluster = await StoreCluster.start({
+    label: "request checks",
+    stores: 3,
+    raftstore: { raftEntryMaxSizeBytes: 1024 },
+  });
   try {
     await cluster.put("a", "1");
-    const { store: leader, context, region } = cluster.routeRegion(FIRST_REGION_ID);
+    const { store: leader, context, region, index: leaderIndex } = cluster.routeRegion(cluster.firstRegionId);
     await assert.rejects(
       leader.write({ ...context, peer: { ...context.peer!, storeId: 99n } }, put("a", "x")),
       (error: unknown) => error instanceof StoreNotMatchError && error.requestStoreId === 99n,
@@ -74,8 +80,8 @@ test("every check on the request path answers its typed region error", async () 
     );
     await assert.rejects(leader.write({ ...context, term: 999n }, put("a", "x")), StaleCommandError);
     await assert.rejects(leader.write(context, put("big", "v".repeat(2048))), RaftEntryTooLargeError);
-    const follower = cluster.storeIds.find((storeId) => storeId !== leader.storeId)!;
-    const followerPeer = findPeerOnStore(region, follower);
+    const follower = cluster.indexes.find((index) => index !== leaderIndex)!;
+    const followerPeer = findPeerOnStore(region, cluster.storeId(follower));
     await assert.rejects(
       cluster.store(follower).write({ ...context, peer: followerPeer }, put("a", "x")),
       (error: unknown) => error instanceof NotLeaderError && error.leader?.storeId === leader.storeId,
@@ -83,8 +89,8 @@ test("every check on the request path answers its typed region error", async () 
     await assert.rejects(
       cluster
         .store(follower)
-        .read({ ...context, peer: followerPeer }, { kind: "keys", keys: [text("a")] }, (reader) =>
-          reader.get(text("a")),
+        .read({ ...context, peer: followerPeer }, { kind: "keys", keys: [bytes("a")] }, (reader) =>
+          reader.get(bytes("a")),
         ),
       NotLeaderError,
     );
@@ -95,32 +101,37 @@ test("every check on the request path answers its typed region error", async () 
 });
 
 test("a peer waiting for its first snapshot answers RegionNotInitialized", async () => {
-  const cluster = await TestCluster.start({ storeCount: 4, initialStores: [1n, 2n, 3n] });
+  const cluster = await StoreCluster.start({ label: "uninitialized peer", stores: 4, replicas: 3 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("a", "1");
-    const stop = cluster.hub.dropTypes([eraftpb.MessageType.SNAPSHOT]);
-    const learner = { id: cluster.pd.allocId(), storeId: 4n, role: metapb.PeerRole.LEARNER };
-    await cluster.changePeer(FIRST_REGION_ID, { type: "add-learner", peer: learner });
-    await cluster.waitFor("the empty peer on store 4", () =>
+    const stop = cluster.addFilter(dropMatching({ types: [eraftpb.MessageType.SNAPSHOT] }));
+    const learner = {
+      id: await cluster.allocId(),
+      storeId: cluster.storeId(3),
+      role: metapb.PeerRole.LEARNER,
+    };
+    await cluster.changePeer(regionId, { type: "add-learner", peer: learner });
+    await cluster.waitFor("the empty peer on store 3", () =>
       cluster
-        .store(4n)
+        .store(3)
         .peers()
-        .some((peer) => peer.regionId === FIRST_REGION_ID),
+        .some((peer) => peer.regionId === regionId),
     );
     await assert.rejects(
       cluster
-        .store(4n)
+        .store(3)
         .read(
-          { regionId: FIRST_REGION_ID, regionEpoch: undefined, peer: learner, replicaRead: true },
-          { kind: "keys", keys: [text("a")] },
-          (reader) => reader.get(text("a")),
+          { regionId, regionEpoch: undefined, peer: learner, replicaRead: true },
+          { kind: "keys", keys: [bytes("a")] },
+          (reader) => reader.get(bytes("a")),
         ),
       RegionNotInitializedError,
     );
     stop();
     await cluster.waitFor(
       "the learner to be initialized",
-      async () => (await cluster.localGet(4n, "a")) === "1",
+      async () => (await cluster.localGet(3, "a")) === "1",
     );
   } finally {
     await cluster.close();
@@ -128,10 +139,14 @@ test("a peer waiting for its first snapshot answers RegionNotInitialized", async
 });
 
 test("full queues answer ServerIsBusy instead of growing", async () => {
-  const cluster = await TestCluster.start({ storeCount: 1, config: { maxPendingProposals: 3 } });
+  const cluster = await StoreCluster.start({
+    label: "full queues",
+    stores: 1,
+    raftstore: { maxPendingProposals: 3 },
+  });
   try {
     await cluster.put("warm", "up");
-    const { store, context } = cluster.routeRegion(FIRST_REGION_ID);
+    const { store, context } = cluster.routeRegion(cluster.firstRegionId);
     const outcomes = await Promise.allSettled(
       Array.from({ length: 40 }, (_, index) => store.write(context, put(`burst-${index}`, "v"))),
     );
@@ -148,10 +163,14 @@ test("full queues answer ServerIsBusy instead of growing", async () => {
 });
 
 test("a full region mailbox answers ServerIsBusy", async () => {
-  const cluster = await TestCluster.start({ storeCount: 1, config: { maxRegionMailbox: 2 } });
+  const cluster = await StoreCluster.start({
+    label: "full mailbox",
+    stores: 1,
+    raftstore: { maxRegionMailbox: 2 },
+  });
   try {
     await cluster.put("warm", "up");
-    const { store, context } = cluster.routeRegion(FIRST_REGION_ID);
+    const { store, context } = cluster.routeRegion(cluster.firstRegionId);
     const outcomes = await Promise.allSettled(
       Array.from({ length: 10 }, (_, index) => store.write(context, put(`m-${index}`, "v"))),
     );
@@ -165,20 +184,16 @@ test("a full region mailbox answers ServerIsBusy", async () => {
 });
 
 test("requests for a destroyed peer answer RegionNotFound", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "destroyed peer", stores: 3 });
   try {
-    await cluster.transferLeader(FIRST_REGION_ID, 1n);
-    const region = cluster.routeRegion(FIRST_REGION_ID).region;
-    const removedPeer = findPeerOnStore(region, 3n)!;
-    await cluster.removePeer(FIRST_REGION_ID, removedPeer);
-    await cluster.waitFor("store 3 to destroy its peer", () => cluster.store(3n).regionCount === 0);
+    const regionId = cluster.firstRegionId;
+    await cluster.transferLeader(regionId, 0);
+    const region = cluster.routeRegion(regionId).region;
+    const removedPeer = findPeerOnStore(region, cluster.storeId(2))!;
+    await cluster.removePeer(regionId, 2);
+    await cluster.waitFor("store 2 to destroy its peer", () => cluster.store(2).regionCount === 0);
     await assert.rejects(
-      cluster
-        .store(3n)
-        .write(
-          { regionId: FIRST_REGION_ID, regionEpoch: region.regionEpoch, peer: removedPeer },
-          put("a", "1"),
-        ),
+      cluster.store(2).write({ regionId, regionEpoch: region.regionEpoch, peer: removedPeer }, put("a", "1")),
       RegionNotFoundError,
     );
   } finally {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FIRST_REGION_ID, TestCluster, text } from "../testing/raftstore-cluster.ts";
+import { dropRandomly } from "../server/transport-filter.ts";
+import { bytes } from "../testing/bytes.ts";
+import { StoreCluster } from "../testing/cluster/store-cluster.ts";
 import { EpochNotMatchError, KeyNotInRegionError, NotLeaderError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
 import { InvalidSplitError } from "./split-checker.ts";
@@ -8,19 +10,18 @@ import { InvalidSplitError } from "./split-checker.ts";
 const letters = "abcdefghijklmnopqrstuvwxyz".split("");
 
 test("an explicit split leaves two regions that both serve, and stale epochs learn both", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "explicit split", stores: 3 });
   try {
+    const regionId = cluster.firstRegionId;
     for (const letter of letters) await cluster.put(letter, `value-${letter}`);
-    const before = cluster.routeRegion(FIRST_REGION_ID);
-    const regions = await cluster.split("m");
-    assert.equal(regions.length, 2);
-    const [left, right] = regions as [(typeof regions)[0], (typeof regions)[0]];
-    assert.equal(left.id, FIRST_REGION_ID);
+    const before = cluster.routeRegion(regionId);
+    const [left, right] = await cluster.split(bytes("m"));
+    assert.equal(left.id, regionId);
     assert.deepEqual(Buffer.from(left.endKey).toString(), "m");
     assert.deepEqual(Buffer.from(right.startKey).toString(), "m");
     assert.equal(epochOf(left).version, epochOf(before.region).version + 1n);
     assert.equal(epochOf(right).version, epochOf(left).version);
-    await cluster.waitForLeader(right.id);
+    await cluster.waitLeaderOfRegion(right.id);
     for (const letter of letters) assert.equal(await cluster.get(letter), `value-${letter}`);
     await cluster.put("b", "left-after-split");
     await cluster.put("x", "right-after-split");
@@ -30,10 +31,10 @@ test("an explicit split leaves two regions that both serve, and stale epochs lea
     // Whichever store leads now (a busy machine may move leadership), the stale epoch is what it refuses.
     const staleWrite = () =>
       cluster.retry("a write with the stale epoch", async () => {
-        const route = cluster.routeRegion(FIRST_REGION_ID);
+        const route = cluster.routeRegion(regionId);
         const stale = { ...route.context, regionEpoch: before.region.regionEpoch };
         try {
-          await route.store.write(stale, [{ type: "put", key: text("c"), value: text("stale") }]);
+          await route.store.write(stale, [{ type: "put", key: bytes("c"), value: bytes("stale") }]);
         } catch (error) {
           if (error instanceof NotLeaderError) throw error;
           return error;
@@ -47,20 +48,20 @@ test("an explicit split leaves two regions that both serve, and stale epochs lea
       (error: unknown) => {
         assert.ok(error instanceof EpochNotMatchError);
         const ids = error.currentRegions.map((region) => region.id).sort();
-        assert.deepEqual(ids, [FIRST_REGION_ID, right.id].sort());
+        assert.deepEqual(ids, [regionId, right.id].sort());
         return true;
       },
     );
-    const current = cluster.routeRegion(FIRST_REGION_ID);
+    const current = cluster.routeRegion(regionId);
     await assert.rejects(
-      current.store.write(current.context, [{ type: "put", key: text("x"), value: text("wrong region") }]),
+      current.store.write(current.context, [{ type: "put", key: bytes("x"), value: bytes("wrong region") }]),
       KeyNotInRegionError,
     );
-    assert.equal(cluster.pd.splitReports.length, 1);
-    for (const storeId of cluster.storeIds) {
+    assert.equal(cluster.fakePd.splitReports.length, 1);
+    for (const index of cluster.indexes) {
       await cluster.waitFor(
-        `store ${storeId} to hold the new region`,
-        () => cluster.store(storeId).region(right.id) !== undefined,
+        `store ${index} to hold the new region`,
+        () => cluster.store(index).region(right.id) !== undefined,
       );
     }
   } finally {
@@ -69,48 +70,49 @@ test("an explicit split leaves two regions that both serve, and stale epochs lea
 });
 
 test("a split survives a restart of every store", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "split restart", stores: 3 });
   try {
     for (const letter of letters) await cluster.put(letter, letter.toUpperCase());
-    const [, right] = await cluster.split("h");
-    await cluster.waitForLeader(right!.id);
-    for (const storeId of cluster.storeIds) await cluster.stopStore(storeId);
-    for (const storeId of cluster.storeIds) await cluster.startStore(storeId);
+    const [, right] = await cluster.split(bytes("h"));
+    await cluster.waitLeaderOfRegion(right.id);
+    for (const index of cluster.indexes) await cluster.stop(index);
+    for (const index of cluster.indexes) await cluster.restart(index);
     for (const letter of letters) assert.equal(await cluster.get(letter), letter.toUpperCase());
-    assert.equal(cluster.regionFor(text("z"))?.id, right!.id);
+    assert.equal(cluster.regionFor(bytes("z"))?.id, right.id);
   } finally {
     await cluster.close();
   }
 });
 
 test("the split checker splits a region that outgrows the key threshold", async () => {
-  const cluster = await TestCluster.start({
-    storeCount: 3,
-    config: { regionSplitKeys: 20, regionSplitSizeBytes: 1 << 20, regionMaxSizeBytes: 2 << 20 },
+  const cluster = await StoreCluster.start({
+    label: "split checker",
+    stores: 3,
+    raftstore: { regionSplitKeys: 20, regionSplitSizeBytes: 1 << 20, regionMaxSizeBytes: 2 << 20 },
   });
   try {
     for (let index = 0; index < 50; index++) await cluster.put(`key-${String(index).padStart(3, "0")}`, "v");
-    await cluster.waitFor("the region to split", () => cluster.pd.splitReports.length > 0);
+    await cluster.waitFor("the region to split", () => cluster.fakePd.splitReports.length > 0);
     for (let index = 0; index < 50; index++) {
       assert.equal(await cluster.get(`key-${String(index).padStart(3, "0")}`), "v");
     }
-    assert.notEqual(cluster.regionFor(text("key-000"))?.id, cluster.regionFor(text("key-049"))?.id);
+    assert.notEqual(cluster.regionFor(bytes("key-000"))?.id, cluster.regionFor(bytes("key-049"))?.id);
   } finally {
     await cluster.close();
   }
 });
 
 test("both halves of a split keep serving while their leaders move", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "split leaders move", stores: 3 });
   try {
     for (const letter of letters) await cluster.put(letter, "1");
-    const [, right] = await cluster.split("k");
-    await cluster.waitForLeader(right!.id);
-    await cluster.transferLeader(FIRST_REGION_ID, 2n);
-    await cluster.transferLeader(right!.id, 3n);
+    const [, right] = await cluster.split(bytes("k"));
+    await cluster.waitLeaderOfRegion(right.id);
+    await cluster.transferLeader(cluster.firstRegionId, 1);
+    await cluster.transferLeader(right.id, 2);
     for (const letter of letters) await cluster.put(letter, "2");
-    await cluster.transferLeader(FIRST_REGION_ID, 3n);
-    await cluster.transferLeader(right!.id, 1n);
+    await cluster.transferLeader(cluster.firstRegionId, 2);
+    await cluster.transferLeader(right.id, 0);
     for (const letter of letters) assert.equal(await cluster.get(letter), "2");
   } finally {
     await cluster.close();
@@ -118,21 +120,23 @@ test("both halves of a split keep serving while their leaders move", async () =>
 });
 
 test("a split under message loss completes on every store", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3, seed: 3 });
+  const cluster = await StoreCluster.start({ label: "split under message loss", stores: 3, seed: 3 });
   try {
     for (const letter of letters) await cluster.put(letter, "before");
-    const stop = cluster.hub.dropRandomly(0.2);
-    const [, right] = await cluster.split("f");
+    const stop = cluster.addFilter(dropRandomly(0.2, cluster.random.fork()));
+    const [, right] = await cluster.split(bytes("f"));
     for (const letter of letters) await cluster.put(letter, "after");
     stop();
-    for (const storeId of cluster.storeIds) {
-      await cluster.waitFor(`store ${storeId} to hold both regions`, () => {
-        const store = cluster.store(storeId);
-        return store.region(right!.id) !== undefined && store.region(FIRST_REGION_ID)?.endKey.length === 1;
+    for (const index of cluster.indexes) {
+      await cluster.waitFor(`store ${index} to hold both regions`, () => {
+        const store = cluster.store(index);
+        return (
+          store.region(right.id) !== undefined && store.region(cluster.firstRegionId)?.endKey.length === 1
+        );
       });
       await cluster.waitFor(
-        `store ${storeId} to apply the last writes`,
-        async () => (await cluster.localGet(storeId, "z")) === "after",
+        `store ${index} to apply the last writes`,
+        async () => (await cluster.localGet(index, "z")) === "after",
       );
     }
   } finally {
@@ -141,12 +145,13 @@ test("a split under message loss completes on every store", async () => {
 });
 
 test("a split without keys splits at the middle of the region's data", async () => {
-  const cluster = await TestCluster.start({ storeCount: 3 });
+  const cluster = await StoreCluster.start({ label: "half split", stores: 3 });
   try {
+    const regionId = cluster.firstRegionId;
     await cluster.put("only", "one key");
     await assert.rejects(
       cluster.retry("half split of one key", async () =>
-        cluster.routeRegion(FIRST_REGION_ID).store.splitRegion(FIRST_REGION_ID, []),
+        cluster.routeRegion(regionId).store.splitRegion(regionId, []),
       ),
       InvalidSplitError,
       "one key cannot split",
@@ -156,12 +161,12 @@ test("a split without keys splits at the middle of the region's data", async () 
     await cluster.delete("only");
     for (const key of keys) await cluster.put(key, "v".repeat(50));
     const regions = await cluster.retry("half split", async () =>
-      cluster.routeRegion(FIRST_REGION_ID).store.splitRegion(FIRST_REGION_ID, []),
+      cluster.routeRegion(regionId).store.splitRegion(regionId, []),
     );
     assert.equal(regions.length, 2);
     assert.equal(Buffer.from(regions[0]!.endKey).toString(), "key-10");
     assert.equal(Buffer.from(regions[1]!.startKey).toString(), "key-10");
-    await cluster.waitForLeader(regions[1]!.id);
+    await cluster.waitLeaderOfRegion(regions[1]!.id);
     for (const key of keys) assert.equal(await cluster.get(key), "v".repeat(50));
   } finally {
     await cluster.close();

@@ -11,8 +11,8 @@ import { after, before, describe, test } from "node:test";
 import { PdClient } from "#client";
 import type { kvrpcpb } from "#proto";
 import type { RunningPd } from "../../../pd/src/server/pd-server.ts";
+import { startTestPd } from "../testing/in-process-pd.ts";
 import { RawRpcClient } from "../testing/raw-rpc-client.ts";
-import { startTestPd } from "../testing/server-cluster.ts";
 import { type StoreProcess, spawnStore } from "../testing/store-process.ts";
 
 const STORE_FLAGS = [

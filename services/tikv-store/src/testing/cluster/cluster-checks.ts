@@ -4,17 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { metapb, raft_serverpb } from "#proto";
-import { rawGet } from "../../../services/tikv-store/src/engine/kv-engine.ts";
-import { bytes, type StoreCluster, text } from "./cluster.ts";
-
-/** The value store `index` holds for `key` in its kv engine, whichever region it belongs to (TinyKV's engine reads). */
-export async function engineGet(
-  cluster: StoreCluster,
-  index: number,
-  key: string,
-): Promise<string | undefined> {
-  return text(await rawGet(cluster.store(index).store.engines.kvEngine.db, bytes(key)));
-}
+import type { StoreCluster } from "./store-cluster.ts";
 
 /** Waits until store `index` holds `key` = `value` in its engine (`undefined`: holds no such key). */
 export async function waitEngineValue(
@@ -25,7 +15,7 @@ export async function waitEngineValue(
 ): Promise<void> {
   await cluster.waitFor(
     `store ${index} to hold ${key} = ${value ?? "(nothing)"}`,
-    async () => (await engineGet(cluster, index, key)) === value,
+    async () => (await cluster.engineGet(index, key)) === value,
   );
 }
 
@@ -34,10 +24,10 @@ export async function waitPeerGone(cluster: StoreCluster, index: number, regionI
   await cluster.waitFor(`store ${index} to destroy its peer of region ${regionId}`, () =>
     cluster
       .store(index)
-      .store.peers()
+      .peers()
       .every((peer) => peer.regionId !== regionId),
   );
-  const { kvEngine, raftLogStore } = cluster.store(index).store.engines;
+  const { kvEngine, raftLogStore } = cluster.store(index).engines;
   const persisted = (await kvEngine.loadRegions()).find((region) => region.regionId === regionId);
   assert.equal(
     persisted?.regionState.state,
@@ -61,7 +51,7 @@ export async function checkReplicasConverge(cluster: StoreCluster, timeoutMs?: n
   await cluster.waitFor(
     "every replica to hold its leader's region meta and data",
     async () => {
-      for (const { region } of await cluster.regions()) await checkRegionReplicas(cluster, region.id);
+      for (const region of await cluster.regions()) await checkRegionReplicas(cluster, region.id);
       return true;
     },
     timeoutMs,
@@ -75,7 +65,7 @@ async function checkRegionReplicas(cluster: StoreCluster, regionId: bigint): Pro
   for (const peer of leader.region.peers) {
     const index = cluster.indexOf(peer.storeId);
     const where: string = `region ${regionId} on store ${index} (leader on store ${leader.index})`;
-    const region = cluster.store(index).store.region(regionId);
+    const region = cluster.store(index).region(regionId);
     if (region === undefined) throw new Error(`${where} is missing or uninitialized`);
     if (encodedRegion(region) !== encodedRegion(leader.region)) {
       throw new Error(`${where}: region meta differs`);
@@ -88,7 +78,7 @@ async function checkRegionReplicas(cluster: StoreCluster, regionId: bigint): Pro
 async function localData(cluster: StoreCluster, index: number, regionId: bigint): Promise<string> {
   const pairs = await cluster
     .store(index)
-    .store.readLocal(regionId, (reader) =>
+    .readLocal(regionId, (reader) =>
       reader.scan({ startKey: reader.region.startKey, endKey: reader.region.endKey, limit: 100_000 }),
     );
   return pairs

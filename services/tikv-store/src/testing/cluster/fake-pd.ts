@@ -2,13 +2,14 @@
  * The little of pd the raftstore needs, in memory, for tests: ids, split ids, and the newest region meta
  * the stores reported (through heartbeats the harness forwards and split reports).
  */
+import { compareBytes } from "#codec";
 import type { metapb, pdpb } from "#proto";
-import { epochOf } from "../raftstore/region-meta.ts";
-import type { RaftstorePdClient } from "../raftstore/store-context.ts";
+import { epochOf } from "../../raftstore/region-meta.ts";
+import type { RaftstorePdClient } from "../../raftstore/store-context.ts";
 
 export class FakePd implements RaftstorePdClient {
   private lastId: bigint;
-  private readonly regions = new Map<bigint, metapb.Region>();
+  private readonly known = new Map<bigint, metapb.Region>();
   readonly splitReports: Array<readonly metapb.Region[]> = [];
 
   constructor(firstId = 1000n) {
@@ -33,18 +34,23 @@ export class FakePd implements RaftstorePdClient {
   }
 
   async getRegionById(regionId: bigint): Promise<{ readonly region: metapb.Region } | undefined> {
-    const region = this.regions.get(regionId);
+    const region = this.known.get(regionId);
     return region === undefined ? undefined : { region };
+  }
+
+  /** Every region known, in key order. */
+  regions(): metapb.Region[] {
+    return [...this.known.values()].sort((a, b) => compareBytes(a.startKey, b.startKey));
   }
 
   /** Keeps the newest meta of each region, as pd does with heartbeats. */
   observe(region: metapb.Region): void {
-    const known = this.regions.get(region.id);
+    const known = this.known.get(region.id);
     if (known !== undefined) {
       const epoch = epochOf(region);
       const knownEpoch = epochOf(known);
       if (epoch.version < knownEpoch.version || epoch.confVer < knownEpoch.confVer) return;
     }
-    this.regions.set(region.id, region);
+    this.known.set(region.id, region);
   }
 }
