@@ -42,3 +42,4 @@ export {
 } from "./status-server.ts";
 export { type Task, TaskScope, TaskScopeClosedError, type TaskScopeOptions } from "./task-scope.ts";
 export { asError, ThrownValueError } from "./thrown-value-error.ts";
+export { untilAborted } from "./until-aborted.ts";

@@ -7,7 +7,7 @@
 
 import { InvariantError } from "#runtime";
 
-/** A push the channel can no longer take: it ended, or its consumer failed or stopped reading. */
+/** A push the channel can no longer take: it ended, or its consumer stopped reading. */
 export class ChunkChannelClosedError extends Error {
   override readonly name = "ChunkChannelClosedError";
 
@@ -25,10 +25,13 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
   private failure: { error: unknown } | undefined;
   private iterated = false;
 
-  /** Resolves once the consumer took the chunk; rejects if the channel failed or ended meanwhile. */
+  /**
+   * Resolves once the consumer took the chunk; rejects if the channel ended, or with the channel's
+   * failure (a refusal the producer should pass on) if it failed before or meanwhile.
+   */
   push(chunk: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure.error);
     if (this.ended) return Promise.reject(new ChunkChannelClosedError("it ended"));
-    if (this.failure !== undefined) return Promise.reject(new ChunkChannelClosedError("it failed"));
     if (this.offered !== undefined)
       return Promise.reject(new InvariantError("chunk pushed before the previous one was taken"));
     return new Promise<void>((taken, refused) => {

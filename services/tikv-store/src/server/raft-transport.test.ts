@@ -23,9 +23,9 @@ interface Harness {
   readonly unreachable: Array<{ regionId: bigint; toPeerId: bigint }>;
 }
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 async function startPeer(
@@ -37,8 +37,10 @@ async function startPeer(
   return server;
 }
 
-function startTransport(options: { maxQueuedMessages?: number; maxBatchBytes?: number } = {}): Harness {
-  const resolver = new MapStoreResolver();
+function startTransport(
+  options: { maxQueuedMessages?: number; maxBatchBytes?: number; resolver?: MapStoreResolver } = {},
+): Harness {
+  const resolver = options.resolver ?? new MapStoreResolver();
   const unreachable: Harness["unreachable"] = [];
   const transport = new GrpcRaftTransport({
     resolver,
@@ -204,9 +206,22 @@ describe("raft transport over gRPC", () => {
     assert.equal(wrongStore.messages().length, 0);
   });
 
-  test("messages sent after close are dropped without error", () => {
+  test("messages sent after close are dropped without error", async () => {
     const { transport } = startTransport();
-    transport.close();
+    await transport.close();
     transport.send(PEER_STORE, [message(1n)]);
+  });
+
+  test("close ends a connection attempt still waiting for the store's address", async () => {
+    class NeverAnswering extends MapStoreResolver {
+      override resolve(): Promise<string> {
+        this.resolves++;
+        return new Promise<string>(() => {});
+      }
+    }
+    const { transport, resolver } = startTransport({ resolver: new NeverAnswering() });
+    transport.send(PEER_STORE, [message(1n)]);
+    assert.equal(resolver.resolves, 1);
+    await transport.close();
   });
 });

@@ -15,7 +15,15 @@ import type { ClientWritableStream } from "@grpc/grpc-js";
 import { checkReconnectBackoffPolicy, ReconnectBackoff, type ReconnectBackoffPolicy } from "#client";
 import type { Logger } from "#observability";
 import type { raft_serverpb, tikvpb } from "#proto";
-import { type Clock, type Random, sleep, type TimerHandle, type Timers } from "#runtime";
+import {
+  type Clock,
+  type Random,
+  sleep,
+  TaskScope,
+  type TimerHandle,
+  type Timers,
+  untilAborted,
+} from "#runtime";
 import { createTikvClient } from "./grpc-options.ts";
 import type { RaftTransportMetrics } from "./server-metrics.ts";
 import { SnapshotSendError, sendSnapshotChunks } from "./snapshot-stream.ts";
@@ -76,11 +84,17 @@ export class GrpcRaftTransport {
   private readonly connections = new Map<bigint, StoreConnection>();
   private readonly delayed = new Set<TimerHandle>();
   private readonly closeController = new AbortController();
+  /** Connection attempts: started by sends that do not wait for them, so owned here until close. */
+  private readonly tasks: TaskScope;
   private snapshotSends = 0;
 
   constructor(private readonly options: GrpcRaftTransportOptions) {
     checkReconnectBackoffPolicy(options.backoff);
     this.filters = options.filters ?? new TransportFilterChain();
+    this.tasks = new TaskScope({
+      name: "raft transport",
+      onError: (error, task) => options.logger.error({ err: error, task }, "raft transport task failed"),
+    });
   }
 
   /** The store is opened after its transport, so it is attached here once it exists. */
@@ -141,14 +155,19 @@ export class GrpcRaftTransport {
     }
   }
 
-  /** Ends every stream and cancels snapshots in flight; later sends are dropped. Idempotent. */
-  close(): void {
-    if (this.closeController.signal.aborted) return;
-    this.closeController.abort(new RaftTransportClosedError());
-    for (const timer of this.delayed) timer.cancel();
-    this.delayed.clear();
-    for (const connection of this.connections.values()) connection.close();
-    this.connections.clear();
+  /**
+   * Ends every stream, cancels snapshots and connection attempts in flight, and resolves once those
+   * attempts have ended; later sends are dropped. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (!this.closeController.signal.aborted) {
+      this.closeController.abort(new RaftTransportClosedError());
+      for (const timer of this.delayed) timer.cancel();
+      this.delayed.clear();
+      for (const connection of this.connections.values()) connection.close();
+      this.connections.clear();
+    }
+    await this.tasks.close();
   }
 
   private async admitSnapshot(
@@ -202,7 +221,7 @@ export class GrpcRaftTransport {
   private connection(storeId: bigint): StoreConnection {
     let connection = this.connections.get(storeId);
     if (connection === undefined) {
-      connection = new StoreConnection(storeId, this.options, (regionId, toPeerId) =>
+      connection = new StoreConnection(storeId, this.options, this.tasks, (regionId, toPeerId) =>
         this.reporter?.reportUnreachable(regionId, toPeerId),
       );
       this.connections.set(storeId, connection);
@@ -230,6 +249,7 @@ class StoreConnection {
   constructor(
     private readonly storeId: bigint,
     private readonly options: GrpcRaftTransportOptions,
+    private readonly tasks: TaskScope,
     private readonly reportUnreachable: (regionId: bigint, toPeerId: bigint) => void,
   ) {
     this.logger = options.logger.child({ toStoreId: storeId });
@@ -246,7 +266,7 @@ class StoreConnection {
       this.queue.push(message);
     }
     if (this.state === "open") this.flush();
-    else if (this.state === "idle") void this.connect();
+    else if (this.state === "idle") this.startConnecting();
   }
 
   close(): void {
@@ -260,14 +280,23 @@ class StoreConnection {
     this.client?.close();
   }
 
-  private async connect(): Promise<void> {
+  private startConnecting(): void {
     this.state = "connecting";
+    // Refused only once the transport is closing, which closes this connection too.
+    if (!this.tasks.spawn(`connect to store ${this.storeId}`, (signal) => this.connect(signal))) {
+      this.state = "idle";
+    }
+  }
+
+  /** Never rejects: a failure schedules the next attempt; the transport's close ends the wait. */
+  private async connect(signal: AbortSignal): Promise<void> {
     try {
-      const address = await this.options.resolver.resolve(this.storeId);
+      const address = await untilAborted(this.options.resolver.resolve(this.storeId), signal);
       if (this.state !== "connecting") return;
       const client = createTikvClient(address, this.options.maxMessageBytes);
       this.client = client;
-      await waitForReady(client, this.options, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      await untilAborted(waitForReady(client, this.options, timeoutMs), signal);
       if (this.state !== "connecting") return;
       const call = client.batchRaft((error) =>
         this.onFailure(call, error ?? new RaftStreamEndedError(this.storeId)),
@@ -339,7 +368,7 @@ class StoreConnection {
       this.backoffTimer = undefined;
       if (this.state !== "backoff") return;
       // Reconnect only when there is something to send; an idle connection opens on the next send.
-      if (this.queue.length > 0) void this.connect();
+      if (this.queue.length > 0) this.startConnecting();
       else this.state = "idle";
     }, delayMs);
   }

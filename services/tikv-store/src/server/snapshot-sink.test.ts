@@ -21,7 +21,7 @@ import { TEST_MAX_MESSAGE_BYTES } from "../testing/recording-raft-server.ts";
 import { waitFor } from "../testing/wait-for.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
-import { createSnapshotHandler, sendSnapshotChunks } from "./snapshot-stream.ts";
+import { createSnapshotHandler, type SnapshotHandler, sendSnapshotChunks } from "./snapshot-stream.ts";
 
 const REGION = metapb.Region.fromPartial({
   id: 3n,
@@ -64,6 +64,7 @@ describe("snapshot stream into the snapshot receiver", () => {
   const directory = mkdtempSync(join(tmpdir(), "tessera-snapshot-sink-"));
   let snapshotStore: SnapshotStore;
   let server: Server;
+  let handler: SnapshotHandler;
   let client: tikvpb.TikvClient;
   let staged: Promise<unknown> | undefined;
   /** What the store does once the stream is staged (the raftstore queues it for raft). */
@@ -80,14 +81,13 @@ describe("snapshot stream into the snapshot receiver", () => {
       },
     };
     server = new Server();
-    server.addService(tikvpb.TikvService, {
-      snapshot: createSnapshotHandler({
-        sink: raftstoreSnapshotSink(taker),
-        maxConcurrentReceives: 1,
-        idleTimeoutMs: 60_000,
-        timers: systemTimers,
-      }),
+    handler = createSnapshotHandler({
+      sink: raftstoreSnapshotSink(taker),
+      maxConcurrentReceives: 1,
+      idleTimeoutMs: 60_000,
+      timers: systemTimers,
     });
+    server.addService(tikvpb.TikvService, { snapshot: handler });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -172,5 +172,28 @@ describe("snapshot stream into the snapshot receiver", () => {
     await assert.rejects(send(upTo(chunks, chunks.length - 1)), /ends early|malformed/);
     await assert.rejects(staged!, /ends early|malformed/);
     assert.deepEqual(await snapshotStore.list(), []);
+  });
+
+  // Last: it closes the shared handler.
+  test("close ends a reception in flight (UNAVAILABLE, nothing staged) and refuses later streams", async () => {
+    const chunks = snapshotChunks();
+    const answer = (): [Promise<string>, ReturnType<tikvpb.TikvClient["snapshot"]>] => {
+      let call!: ReturnType<tikvpb.TikvClient["snapshot"]>;
+      const details = new Promise<string>((resolve) => {
+        call = client.snapshot((error) => resolve(error === null ? "accepted" : error.details));
+      });
+      return [details, call];
+    };
+    const [inFlight, call] = answer();
+    call.write({ message: announcement(), data: chunks[0]! });
+    call.write({ message: undefined, data: chunks[1]! });
+    await waitFor("the receiver to start staging", () => staged !== undefined);
+    await handler.close();
+    assert.match(await inFlight, /closing/);
+    await assert.rejects(staged!);
+    assert.deepEqual(await snapshotStore.list(), []);
+    const [later, laterCall] = answer();
+    laterCall.write({ message: announcement(), data: chunks[0]! });
+    assert.match(await later, /closing/);
   });
 });

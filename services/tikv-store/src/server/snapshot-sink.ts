@@ -33,8 +33,12 @@ export function raftstoreSnapshotSink(store: SnapshotTaker): SnapshotSink {
     begin(message) {
       const channel = new ChunkChannel();
       const staged = store.onSnapshotReceived(message, channel);
+      let refusal: unknown;
       // A refusal or a corrupt chunk ends the staging: chunks still arriving are refused with its reason.
-      staged.catch((error: unknown) => channel.fail(error));
+      staged.catch((error: unknown) => {
+        refusal = error;
+        channel.fail(error);
+      });
       return {
         write: (chunk) => channel.push(chunk),
         finish: async () => {
@@ -42,8 +46,14 @@ export function raftstoreSnapshotSink(store: SnapshotTaker): SnapshotSink {
           await staged;
         },
         abort: async () => {
-          channel.fail(new SnapshotStreamBrokenError(message.regionId));
-          await staged.catch(() => undefined);
+          const broken = new SnapshotStreamBrokenError(message.regionId);
+          channel.fail(broken);
+          try {
+            await staged;
+          } catch (error) {
+            // The break itself, or the refusal the sender already got: anything else went wrong discarding.
+            if (error !== broken && error !== refusal) throw error;
+          }
         },
       };
     },

@@ -20,9 +20,9 @@ const PEER_STORE = 2n;
 const CHUNK_BYTES = 1000;
 const CHUNK_COUNT = 6;
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function snapshotMessage(regionId = 1n): raft_serverpb.RaftMessage {

@@ -16,7 +16,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { eraftpb, type raft_serverpb, type tikvpb } from "#proto";
-import type { Timers } from "#runtime";
+import { TaskScope, type Timers } from "#runtime";
 
 export class SnapshotSendError extends Error {
   override readonly name = "SnapshotSendError";
@@ -43,24 +43,27 @@ export async function sendSnapshotChunks(options: {
 }): Promise<void> {
   const { message, signal } = options;
   const toStoreId = message.toPeer?.storeId ?? 0n;
-  let call: ClientWritableStream<raft_serverpb.SnapshotChunk> | undefined;
-  const accepted = new Promise<void>((resolve, reject) => {
-    call = options.client.snapshot((error) =>
-      error === null
-        ? resolve()
-        : reject(new SnapshotSendError(message.regionId, toStoreId, error.message, { cause: error })),
-    );
+  const answer: { refusal?: SnapshotSendError } = {};
+  let call!: ClientWritableStream<raft_serverpb.SnapshotChunk>;
+  // Never rejects: the receiver may answer while chunks are still being produced, and its refusal waits
+  // in `answer` for the loop below (or the final check) to throw it.
+  const answered = new Promise<void>((resolve) => {
+    call = options.client.snapshot((error) => {
+      if (error !== null) {
+        answer.refusal = new SnapshotSendError(message.regionId, toStoreId, error.message, { cause: error });
+      }
+      resolve();
+    });
   });
-  // The stream may fail while chunks are still being produced; the loop below notices through this.
-  accepted.catch(() => undefined);
-  const cancel = (): void => call?.cancel();
+  const cancel = (): void => call.cancel();
   signal.addEventListener("abort", cancel, { once: true });
   try {
-    await writeChunks(call!, message, options.chunks, accepted, signal);
-    call!.end();
-    await accepted;
+    await writeChunks(call, message, options.chunks, answered, answer, signal);
+    call.end();
+    await answered;
+    if (answer.refusal !== undefined) throw answer.refusal;
   } catch (error) {
-    call!.cancel();
+    call.cancel();
     throw error;
   } finally {
     signal.removeEventListener("abort", cancel);
@@ -71,16 +74,18 @@ async function writeChunks(
   call: ClientWritableStream<raft_serverpb.SnapshotChunk>,
   message: raft_serverpb.RaftMessage,
   chunks: AsyncIterable<Uint8Array>,
-  accepted: Promise<void>,
+  answered: Promise<void>,
+  answer: { readonly refusal?: SnapshotSendError },
   signal: AbortSignal,
 ): Promise<void> {
   let first = true;
   for await (const data of chunks) {
     signal.throwIfAborted();
+    if (answer.refusal !== undefined) throw answer.refusal;
     const written = call.write({ message: first ? message : undefined, data });
     first = false;
     // Waiting for 'drain' bounds the sender's memory to one chunk plus gRPC's window.
-    if (!written) await Promise.race([once(call, "drain"), accepted]);
+    if (!written) await Promise.race([once(call, "drain"), answered]);
   }
   if (first) call.write({ message, data: new Uint8Array(0) });
 }
@@ -128,12 +133,26 @@ class SnapshotRejection extends Error {
   }
 }
 
-/** The server side of `tikvpb.Snapshot`. */
-export function createSnapshotHandler(
-  options: SnapshotReceiverOptions,
-): handleClientStreamingCall<raft_serverpb.SnapshotChunk, raft_serverpb.Done> {
+/**
+ * The server side of `tikvpb.Snapshot`. Its `close` refuses new streams, ends the receptions in flight
+ * (each discards what it received and is answered UNAVAILABLE) and resolves once they are all done, so no
+ * reception outlives the store it stages into.
+ */
+export type SnapshotHandler = handleClientStreamingCall<raft_serverpb.SnapshotChunk, raft_serverpb.Done> & {
+  close(): Promise<void>;
+};
+
+export function createSnapshotHandler(options: SnapshotReceiverOptions): SnapshotHandler {
   let receiving = 0;
-  return (call, callback) => {
+  const receptions = new TaskScope({
+    name: "snapshot receiver",
+    // Only a bug gets here (an outcome observer or a gRPC callback threw): report it with the outcomes.
+    onError: (error, task) => options.onOutcome?.({ ok: false, reason: `${task} failed: ${error.message}` }),
+  });
+  const handle: handleClientStreamingCall<raft_serverpb.SnapshotChunk, raft_serverpb.Done> = (
+    call,
+    callback,
+  ) => {
     if (receiving >= options.maxConcurrentReceives) {
       const reason = `already receiving ${receiving} snapshots (limit ${options.maxConcurrentReceives})`;
       options.onOutcome?.({ ok: false, reason });
@@ -141,16 +160,23 @@ export function createSnapshotHandler(
       return;
     }
     receiving++;
-    const receive = new SnapshotCall(call, options);
-    void receive.run().then((outcome) => {
+    const spawned = receptions.spawn("receive a snapshot", async (signal) => {
+      const outcome = await new SnapshotCall(call, options, signal).run();
       receiving--;
-      options.onOutcome?.(outcome);
       if (outcome.rejection !== undefined) {
         callback({ code: outcome.rejection.code, details: outcome.rejection.message });
       } else if (outcome.ok) callback(null, {});
+      options.onOutcome?.(outcome);
     });
+    if (!spawned) {
+      receiving--;
+      callback({ code: status.UNAVAILABLE, details: CLOSING });
+    }
   };
+  return Object.assign(handle, { close: () => receptions.close() });
 }
+
+const CLOSING = "the store is closing";
 
 interface CallOutcome {
   readonly ok: boolean;
@@ -168,13 +194,17 @@ class SnapshotCall {
   private reception: SnapshotReception | undefined;
   private regionId: bigint | undefined;
   private readonly events: Array<
-    { kind: "chunk"; chunk: raft_serverpb.SnapshotChunk } | { kind: "end" } | { kind: "broken" }
+    | { kind: "chunk"; chunk: raft_serverpb.SnapshotChunk }
+    | { kind: "end" }
+    | { kind: "broken" }
+    | { kind: "closing" }
   > = [];
   private wake: (() => void) | undefined;
 
   constructor(
     private readonly call: ServerReadableStream<raft_serverpb.SnapshotChunk, raft_serverpb.Done>,
     private readonly options: SnapshotReceiverOptions,
+    private readonly closing: AbortSignal,
   ) {
     call.on("data", (chunk: raft_serverpb.SnapshotChunk) => {
       call.pause();
@@ -185,7 +215,11 @@ class SnapshotCall {
     call.on("cancelled", () => this.push({ kind: "broken" }));
   }
 
+  /** Never rejects: every way the stream ends is an outcome. */
   async run(): Promise<CallOutcome> {
+    const onClosing = (): void => this.push({ kind: "closing" });
+    this.closing.addEventListener("abort", onClosing, { once: true });
+    if (this.closing.aborted) onClosing();
     try {
       for (;;) {
         const event = await this.next();
@@ -195,6 +229,7 @@ class SnapshotCall {
             `region ${this.regionId ?? "?"}: no snapshot chunk arrived for ${this.options.idleTimeoutMs} ms`,
           );
         }
+        if (event.kind === "closing") throw new SnapshotRejection(status.UNAVAILABLE, CLOSING);
         if (event.kind === "broken") return await this.fail("the stream broke before it completed");
         if (event.kind === "end") {
           if (this.reception === undefined) throw invalid("the stream ended before the first chunk");
@@ -211,6 +246,8 @@ class SnapshotCall {
           ? error
           : new SnapshotRejection(status.UNAVAILABLE, describe(error));
       return { ...(await this.fail(rejection.message)), rejection };
+    } finally {
+      this.closing.removeEventListener("abort", onClosing);
     }
   }
 
@@ -225,9 +262,15 @@ class SnapshotCall {
     if (chunk.data.length > 0) await this.reception.write(chunk.data);
   }
 
+  /** Discards what was received; a failure to discard joins the reason, which the owner logs. */
   private async fail(reason: string): Promise<CallOutcome> {
-    await this.reception?.abort().catch(() => undefined);
-    return { ok: false, regionId: this.regionId, reason };
+    try {
+      await this.reception?.abort();
+      return { ok: false, regionId: this.regionId, reason };
+    } catch (error) {
+      const discarding = `${reason}; discarding what was received failed too: ${describe(error)}`;
+      return { ok: false, regionId: this.regionId, reason: discarding };
+    }
   }
 
   private push(event: (typeof this.events)[number]): void {

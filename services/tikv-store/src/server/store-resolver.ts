@@ -37,11 +37,12 @@ export class PdStoreResolver implements StoreResolver {
     let address = this.addresses.get(storeId);
     if (address === undefined) {
       // Concurrent callers share one lookup; a failed lookup is forgotten so the next caller retries.
-      address = this.lookup(storeId);
-      this.addresses.set(storeId, address);
-      address.catch(() => {
-        if (this.addresses.get(storeId) === address) this.addresses.delete(storeId);
+      const lookup: Promise<string> = this.lookup(storeId).catch((error: unknown) => {
+        if (this.addresses.get(storeId) === lookup) this.addresses.delete(storeId);
+        throw error;
       });
+      address = lookup;
+      this.addresses.set(storeId, address);
     }
     return address;
   }

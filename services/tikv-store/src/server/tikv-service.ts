@@ -74,11 +74,15 @@ export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServe
   };
 }
 
+/** Handlers answer every failure in the response; one that rejects anyway is a bug, answered INTERNAL. */
 function unary<Request, Response>(
   handle: (request: Request) => Promise<Response>,
 ): (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>) => void {
   return (call, callback) => {
-    void handle(call.request).then((response) => callback(null, response));
+    void handle(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback({ code: status.INTERNAL, details: describeFailure(error) }),
+    );
   };
 }
 
