@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { type Clock, systemClock } from "./clock.ts";
 import { type HttpListener, startHttpListener } from "./http-listener.ts";
+import { asError } from "./thrown-value-error.ts";
 
 export interface StatusRequest {
   readonly method: string;
@@ -123,7 +124,7 @@ async function serve(
     send(response, await route.handle({ method: route.method, url, body }));
   } catch (error) {
     const status = error instanceof HttpError ? error.status : 500;
-    send(response, { status, body: { error: (error as Error).message } });
+    send(response, { status, body: { error: asError(error).message } });
   }
 }
 

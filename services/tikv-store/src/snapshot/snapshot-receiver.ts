@@ -68,8 +68,7 @@ export class SnapshotReceiver {
       this.file ??= await open(this.temporaryPath, "w");
       await this.file.write(chunk);
     } catch (error) {
-      await this.abort();
-      throw error;
+      await this.failWith(error);
     }
   }
 
@@ -86,18 +85,34 @@ export class SnapshotReceiver {
       this.closed = true;
       return { key: this.key, region: header.region, kvCount: this.kvCount, sizeBytes: this.receivedBytes };
     } catch (error) {
-      await this.abort();
-      throw error;
+      return this.failWith(error);
     }
   }
 
-  /** Drops everything received; safe to call more than once. */
+  /** Drops everything received; safe to call more than once. The staged file is removed even if closing it fails. */
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.file?.close().catch(() => undefined);
+    const file = this.file;
     this.file = undefined;
-    await rm(this.temporaryPath, { force: true });
+    try {
+      await file?.close();
+    } finally {
+      await rm(this.temporaryPath, { force: true });
+    }
+  }
+
+  /** Aborts because of `failure` and throws it; when aborting fails too, both travel in one error. */
+  async failWith(failure: unknown): Promise<never> {
+    try {
+      await this.abort();
+    } catch (discarding) {
+      throw new AggregateError(
+        [failure, discarding],
+        `receiving the snapshot of ${describeSnapshotKey(this.key)} failed, and so did discarding it`,
+      );
+    }
+    throw failure;
   }
 
   private assertOpen(): void {
@@ -133,8 +148,7 @@ export async function receiveSnapshot(
   try {
     for await (const chunk of chunks) await receiver.write(chunk);
   } catch (error) {
-    await receiver.abort();
-    throw error;
+    return receiver.failWith(error);
   }
   return receiver.finish();
 }
