@@ -11,7 +11,7 @@ import type { errorpb } from "#proto";
 export type RegionErrorKind = Exclude<keyof errorpb.Error, "message">;
 
 /** One kind with the fields its errorpb message carries. */
-export type RegionErrorOf<Kind extends RegionErrorKind> = { readonly kind: Kind } & Readonly<
+type RegionErrorOf<Kind extends RegionErrorKind> = { readonly kind: Kind } & Readonly<
   NonNullable<errorpb.Error[Kind]>
 >;
 

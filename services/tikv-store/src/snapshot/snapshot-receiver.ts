@@ -89,7 +89,7 @@ export class SnapshotReceiver {
     }
   }
 
-  /** Drops everything received; safe to call more than once. The staged file is removed even if closing it fails. */
+  /** Drops everything received; safe to call more than once. The file goes even if closing it fails. */
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
