@@ -8,7 +8,7 @@
  */
 import type { Logger } from "#observability";
 import { type errorpb, kvrpcpb } from "#proto";
-import type { Clock } from "#runtime";
+import { type Clock, InvariantError } from "#runtime";
 import { describeFailure, toRegionErrorProto } from "./region-errors.ts";
 import {
   checkBatch,
@@ -249,7 +249,9 @@ export class RawKvHandlers {
     } catch (error) {
       const regionError = toRegionErrorProto(error);
       outcome = regionError === undefined ? "error" : "region_error";
-      if (outcome === "error" && !(error instanceof InvalidRequestError)) {
+      if (error instanceof InvariantError) {
+        this.options.logger.error({ err: error, type }, "request hit a bug in the store");
+      } else if (outcome === "error" && !(error instanceof InvalidRequestError)) {
         this.options.logger.warn({ err: error, type }, "request failed unexpectedly");
       }
       partial = failure(regionError, regionError === undefined ? describeFailure(error) : undefined);
