@@ -19,9 +19,6 @@ import {
 import { EpochNotMatchError, RegionNotFoundError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
 
-// The request checks moved to request-check.ts; these stay until store.ts and served-store.ts import
-// them from there.
-
 /** Reads one region's data; each call is one consistent point-in-time read of the kv engine. */
 export interface RegionReader {
   /** The region as of the start of the read. */
