@@ -22,7 +22,7 @@ import { clearRange, deleteApplyState, putRegionState } from "../engine/kv-engin
 import type { RaftState } from "../engine/raft-log-store.ts";
 import { Peer } from "./peer.ts";
 import { PeerLifecycleError } from "./peer-lifecycle-state.ts";
-import { dropPeerSnapshots } from "./peer-snapshot.ts";
+import { dropPeerSnapshots, onSnapshotSent, releaseGenerated } from "./peer-snapshot.ts";
 import { InvalidRaftMessageError, messageFromWire } from "./raft-message.ts";
 import { isEpochStale } from "./region-epoch.ts";
 import { RegionNotFoundError } from "./region-errors.ts";
@@ -306,7 +306,7 @@ export async function destroyPeer(context: StoreContext, turn: Turn, peer: Peer)
   meta.removePeer(turn, peer);
   meta.markBusy(turn, regionId);
   if (initialized) meta.setTombstone(turn, regionId, { region: tombstone, peerId: peer.meta.id });
-  failEverything(peer);
+  failEverything(context, turn, peer);
   try {
     if (initialized) {
       const batch = new WriteBatch();
@@ -345,13 +345,38 @@ function destroyReasonLabel(reason: string): string {
   return "gc";
 }
 
-function failEverything(peer: Peer): void {
+function failEverything(context: StoreContext, turn: Turn, peer: Peer): void {
   const error = (): Error => new RegionNotFoundError(peer.regionId);
   peer.failProposals(error);
   peer.reads.failAll(error);
+  drainGonePeer(context, turn, peer);
+}
+
+/**
+ * Empties the mailbox of a peer that is gone or going: client work fails with RegionNotFound, and reports
+ * of background work that still holds resources (a generated snapshot's view, a send that kept one
+ * pinned) release them. Reports keep arriving after the peer went (a send or generation in flight), so
+ * the loop drains a gone peer's mailbox whenever it is woken.
+ */
+export function drainGonePeer(context: StoreContext, turn: Turn, peer: Peer): void {
+  const error = (): Error => new RegionNotFoundError(peer.regionId);
   for (const task of peer.mailbox.takeAll()) {
-    if (task.kind === "command") task.command.proposal.fail(error());
-    else if (task.kind === "read-index") task.read.fail(error());
+    switch (task.kind) {
+      case "command":
+        task.command.proposal.fail(error());
+        break;
+      case "read-index":
+        task.read.fail(error());
+        break;
+      case "snapshot-generated":
+        if (task.generated !== undefined) releaseGenerated(context, task.generated);
+        break;
+      case "snapshot-status":
+        onSnapshotSent(context, turn, peer, task);
+        break;
+      default:
+        break;
+    }
   }
 }
 

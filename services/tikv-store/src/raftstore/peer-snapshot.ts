@@ -107,7 +107,7 @@ export function onSnapshotGenerated(
   // The region may have changed while the view was read (a conf change applied meanwhile): such a
   // snapshot misses a peer added since, which would refuse it. Raft asks again and gets a fresh one.
   if (peer.isGoingAway || isEpochStale(epochOf(region), epochOf(peer.region))) {
-    release(context, generated);
+    releaseGenerated(context, generated);
     return;
   }
   const snapshot: Snapshot = { metadata: { index, term, confState }, data };
@@ -134,10 +134,11 @@ function replaceOutgoing(
 function releaseWhenIdle(context: StoreContext, outgoing: OutgoingSnapshot): void {
   if (outgoing.sends > 0 || outgoing.released) return;
   outgoing.released = true;
-  release(context, outgoing.generated);
+  releaseGenerated(context, outgoing.generated);
 }
 
-function release(context: StoreContext, generated: GeneratedSnapshot): void {
+/** Unpins a generated snapshot's view in the background. */
+export function releaseGenerated(context: StoreContext, generated: GeneratedSnapshot): void {
   const regionId = generated.metadata.regionId;
   if (!context.scope.spawn(`release snapshot view of region ${regionId}`, () => generated.release())) {
     context.logger.warn({ regionId }, "store closing: snapshot view released with the engine");

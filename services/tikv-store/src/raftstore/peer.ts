@@ -401,7 +401,7 @@ export class Peer {
     for (; this.pendingTicksValue > 0; this.pendingTicksValue--) this.rawNode.tick();
   }
 
-  /** Steps a message from `fromPeer`; returns whether it came from the region's leader. */
+  /** Steps a message from `fromPeer`, remembering the sender's address for replies. */
   step(turn: Turn, message: Message, fromPeer: metapb.Peer, nowMs: number): void {
     turn.check("stepping a raft message");
     this.peerCache.set(message.from, fromPeer);

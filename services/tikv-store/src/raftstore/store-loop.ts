@@ -47,7 +47,13 @@ import { overlayKey } from "./apply-overlay.ts";
 import { initialRaftState } from "./initial-state.ts";
 import { envelopeOf, Outbox } from "./outbox.ts";
 import { Peer } from "./peer.ts";
-import { checkStalePeer, destroyPeer, requestDestroy, routeRaftMessage } from "./peer-lifecycle.ts";
+import {
+  checkStalePeer,
+  destroyPeer,
+  drainGonePeer,
+  requestDestroy,
+  routeRaftMessage,
+} from "./peer-lifecycle.ts";
 import type { PeerTask, PendingCommand } from "./peer-mailbox.ts";
 import {
   adoptInstalledSnapshot,
@@ -352,6 +358,10 @@ export class StoreLoop {
   // ---- 2. inputs -----------------------------------------------------------------------------------------
 
   private handleInputs(turn: Turn, peer: Peer): void {
+    if (peer.destroyed) {
+      drainGonePeer(this.context, turn, peer);
+      return;
+    }
     if (peer.isGoingAway) return;
     const clientWork: PeerTask[] = [];
     for (const task of peer.mailbox.take(this.context.config.maxMessagesPerPeerPerTurn)) {
