@@ -367,6 +367,9 @@ async function serveGrpc(
       if (!outcome.ok) log.warn({ regionId: outcome.regionId, reason: outcome.reason }, "snapshot refused");
     },
   });
+  // Closers run newest first: receptions still in flight end after the gRPC server stopped taking
+  // streams and before the raftstore closes under them.
+  start.closers.push(() => snapshot.close());
   const grpc = new Server(grpcServerOptions(options.grpcMaxMessageBytes));
   grpc.addService(
     tikvpb.TikvService,

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_SHUTDOWN_DEADLINE_MS } from "#runtime";
+import { DEFAULT_SHUTDOWN_DEADLINE_MS, InvariantError } from "#runtime";
 import type { PlaygroundStartOptions } from "./playground-options.ts";
 import { allocatePorts, PLAYGROUND_HOST } from "./port-allocator.ts";
 
@@ -141,7 +141,7 @@ function etcdMember(
   binary: string | undefined,
   [clientPort, peerPort]: readonly [number, number],
 ): EtcdMember {
-  if (binary === undefined) throw new Error("an etcd member was planned without an etcd binary");
+  if (binary === undefined) throw new InvariantError("an etcd member was planned without an etcd binary");
   const clientUrl = `http://${PLAYGROUND_HOST}:${clientPort}`;
   const peerUrl = `http://${PLAYGROUND_HOST}:${peerPort}`;
   const memberDir = join(dataDir, ETCD_NAME);

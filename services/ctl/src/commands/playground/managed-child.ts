@@ -7,9 +7,20 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { CommandError } from "../../cli-errors.ts";
 import { type Member, REPOSITORY_ROOT } from "./cluster-plan.ts";
 import type { StopOutcome } from "./process-control.ts";
 import { sleepUnlessAborted } from "./sleep-unless-aborted.ts";
+
+/** The operating system gave the child no process (no pid): it never ran. */
+export class ChildStartError extends CommandError {
+  constructor(
+    readonly member: string,
+    readonly command: string,
+  ) {
+    super(`could not start ${member} (${command})`);
+  }
+}
 
 export interface ExitStatus {
   readonly code: number | null;
@@ -55,7 +66,7 @@ export class ManagedChild {
       // Listen for exit before awaiting, so even an immediate crash is observed.
       const managed = child.pid === undefined ? undefined : new ManagedChild(member, child);
       await spawned;
-      if (managed === undefined) throw new Error(`could not start ${member.name} (${member.command})`);
+      if (managed === undefined) throw new ChildStartError(member.name, member.command);
       return managed;
     } finally {
       closeSync(log);

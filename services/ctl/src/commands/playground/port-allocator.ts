@@ -5,8 +5,17 @@
  * bind; the child then exits and the launcher reports it with the log file.
  */
 import { createServer, type Server } from "node:net";
+import { InvariantError } from "#runtime";
+import { CommandError } from "../../cli-errors.ts";
 
 export const PLAYGROUND_HOST = "127.0.0.1";
+
+/** Neither a preferred port nor any port the kernel hands out could be bound. */
+export class NoFreePortError extends CommandError {
+  constructor(readonly host: string) {
+    super(`no free port on ${host}`);
+  }
+}
 
 export async function allocatePorts(preferred: readonly number[]): Promise<number[]> {
   const servers: Server[] = [];
@@ -14,7 +23,7 @@ export async function allocatePorts(preferred: readonly number[]): Promise<numbe
     const ports: number[] = [];
     for (const port of preferred) {
       const server = (await listen(port)) ?? (await listen(0));
-      if (server === undefined) throw new Error(`no free port on ${PLAYGROUND_HOST}`);
+      if (server === undefined) throw new NoFreePortError(PLAYGROUND_HOST);
       servers.push(server);
       ports.push(boundPort(server));
     }
@@ -35,7 +44,8 @@ function listen(port: number): Promise<Server | undefined> {
 
 function boundPort(server: Server): number {
   const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("probe server has no TCP address");
+  if (address === null || typeof address === "string")
+    throw new InvariantError("probe server has no TCP address");
   return address.port;
 }
 
