@@ -456,9 +456,10 @@ describe("bad input over real gRPC", { timeout: 3 * 60_000 }, () => {
           raft_serverpb.PeerState.NORMAL,
           "the follower was left mid-apply",
         );
-        assert.ok(
-          (await receiveFailures(cluster, index)) >= 1,
-          "the follower never saw a broken snapshot stream",
+        // The receiver counts a broken stream once it has discarded what it staged (in its next turn).
+        await cluster.waitFor(
+          "the follower to count a broken snapshot stream",
+          async () => (await receiveFailures(cluster, index)) >= 1,
         );
       } finally {
         cut.restore();
