@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Registry } from "prom-client";
 import type { Logger } from "#observability";
 import type { metapb } from "#proto";
@@ -28,7 +29,6 @@ export interface NodeSettings {
 
 /** The stores of a StoreCluster over one transport: how they start, crash and are reached, by index. */
 export interface ClusterNodes {
-  readonly transport: ClusterTransport;
   /**
    * Starts every store. The first region is on store 0, and, where the transport can bootstrap it so,
    * on stores 1 … replicas-1 as well; the harness adds whatever voters are still missing.
@@ -49,4 +49,9 @@ export interface ClusterNodes {
   regions(): Promise<metapb.Region[]>;
   /** Stops every store and what else the transport runs (pd, timers); the data stays for the harness to remove. */
   close(): Promise<void>;
+}
+
+/** Where store `index` keeps its data, across restarts. */
+export function storeDirectory(root: string, index: number): string {
+  return join(root, `store-${index}`);
 }

@@ -17,7 +17,7 @@ import {
   storeOptionsWithDefaults,
 } from "../../server/store-server.ts";
 import { startTestPd } from "../in-process-pd.ts";
-import type { ClusterNodes, NodeSettings } from "./cluster-nodes.ts";
+import { type ClusterNodes, type NodeSettings, storeDirectory } from "./cluster-nodes.ts";
 
 /** No automatic replica repair or balancing: tests decide membership and leadership. */
 const QUIET_SCHEDULE: Partial<ScheduleConfig> = {
@@ -36,7 +36,6 @@ export interface GrpcNodeSettings extends NodeSettings {
 }
 
 export class GrpcNodes implements ClusterNodes {
-  readonly transport = "grpc";
   private readonly running: Array<RunningStore | undefined> = [];
   private readonly ids: bigint[] = [];
 
@@ -78,7 +77,7 @@ export class GrpcNodes implements ClusterNodes {
     if (known !== undefined) this.settings.faults.markUp(known);
     const running = await startStore(
       storeOptionsWithDefaults({
-        dataDir: join(this.settings.root, `store-${index}`),
+        dataDir: storeDirectory(this.settings.root, index),
         listenAddress: "127.0.0.1:0",
         statusListenAddress: "127.0.0.1:0",
         pdEndpoints: [this.pd.clientUrl],

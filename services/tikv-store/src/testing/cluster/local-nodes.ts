@@ -3,14 +3,13 @@
  * stores are the raftstore alone (no gRPC, no pd worker), so every message and every region change is
  * within a test's reach and a cluster starts in milliseconds. Store `index` has id `index + 1`.
  */
-import { join } from "node:path";
 import { Registry } from "prom-client";
 import { MetricFactory } from "#observability";
 import { metapb } from "#proto";
 import { SeededRandom, systemClock } from "#runtime";
 import { Store } from "../../raftstore/store.ts";
 import type { TurnScheduler } from "../../raftstore/store-loop.ts";
-import type { ClusterNodes, NodeSettings } from "./cluster-nodes.ts";
+import { type ClusterNodes, type NodeSettings, storeDirectory } from "./cluster-nodes.ts";
 import { FakePd } from "./fake-pd.ts";
 import { LocalTransportHub } from "./local-transport.ts";
 
@@ -23,7 +22,6 @@ export interface LocalNodeSettings extends NodeSettings {
 }
 
 export class LocalNodes implements ClusterNodes {
-  readonly transport = "local";
   readonly pd = new FakePd();
   private readonly hub: LocalTransportHub;
   private readonly running = new Map<number, { readonly store: Store; readonly metrics: Registry }>();
@@ -52,7 +50,7 @@ export class LocalNodes implements ClusterNodes {
     const metrics = new Registry();
     const { scheduleTurn } = this.settings;
     const store = await Store.open({
-      dataDirectory: join(this.settings.root, `store-${index}`),
+      dataDirectory: storeDirectory(this.settings.root, index),
       metricFactory: new MetricFactory(metrics, "store"),
       clusterId: 1n,
       storeId,

@@ -14,13 +14,12 @@
  * Over gRPC pd schedules nothing on its own (replica repair and balancing off) unless a test asks for it:
  * membership and leadership change only when the test says so, which keeps failures explainable.
  *
- * Randomness (fault choices, unreliable drops, the stores' election timeouts) comes from one seed, printed
+ * Randomness (fault choices, unreliable drops, local stores' election timeouts) comes from one seed, printed
  * unless the test fixes it; `SEED=n` replays the same choices (the interleaving with real time still varies).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Registry } from "prom-client";
 import { type PdClient, RawKvClient } from "#client";
 import { compareBytes } from "#codec";
 import { createLogger, type Logger } from "#observability";
@@ -41,7 +40,12 @@ import type { TransportFilter } from "../../server/transport-filter.ts";
 import { bytes, text } from "../bytes.ts";
 import { testLogLevel } from "../log-level.ts";
 import { ClusterFaults } from "./cluster-faults.ts";
-import type { ClusterNodes, ClusterTransport, NodeSettings } from "./cluster-nodes.ts";
+import {
+  type ClusterNodes,
+  type ClusterTransport,
+  type NodeSettings,
+  storeDirectory,
+} from "./cluster-nodes.ts";
 import type { FakePd } from "./fake-pd.ts";
 import { GrpcNodes } from "./grpc-nodes.ts";
 import { LocalNodes } from "./local-nodes.ts";
@@ -71,7 +75,7 @@ const GRPC_TIMINGS: Partial<RaftstoreConfig> = {
 };
 
 export interface StoreClusterOptions {
-  /** Names the printed seed line and failure messages. */
+  /** Names the printed seed line. */
   readonly label: string;
   readonly stores: number;
   /** ["local"] */
@@ -224,10 +228,6 @@ export class StoreCluster {
     }
   }
 
-  get transport(): ClusterTransport {
-    return this.nodes.transport;
-  }
-
   get storeCount(): number {
     return this.options.stores;
   }
@@ -291,21 +291,16 @@ export class StoreCluster {
     return this.nodes.pd;
   }
 
-  /** The running store's metrics (`store_*`, as in production). */
-  metrics(index: number): Registry {
-    return this.nodes.metrics(index);
-  }
-
-  /** The sum of a metric's samples on store `index` whose labels include `labels`. */
+  /** The sum of a metric's samples (`store_*`, as in production) on store `index` whose labels include `labels`. */
   async counter(index: number, name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
-    const samples = (await this.metrics(index).getSingleMetric(name)?.get())?.values ?? [];
+    const samples = (await this.nodes.metrics(index).getSingleMetric(name)?.get())?.values ?? [];
     return samples
       .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
       .reduce((sum, { value }) => sum + value, 0);
   }
 
   dataDirectory(index: number): string {
-    return join(this.root, `store-${index}`);
+    return storeDirectory(this.root, index);
   }
 
   allocId(): Promise<bigint> {
