@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { metapb } from "#proto";
 import { type Random, SeededRandom, sleep, systemClock } from "#runtime";
-import { dropRandomly } from "../server/transport-filter.ts";
 import { bytes } from "../testing/bytes.ts";
 import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { dropRandomly } from "../testing/transport-filters.ts";
 import { findPeerOnStore, isLearner } from "./region-meta.ts";
 
 const SEED = Number(process.env.SEED ?? 20240611);

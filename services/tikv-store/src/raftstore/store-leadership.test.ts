@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb } from "#proto";
-import { dropMatching } from "../server/transport-filter.ts";
 import { bytes } from "../testing/bytes.ts";
 import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { dropMatching } from "../testing/transport-filters.ts";
 import { RegionError } from "./region-errors.ts";
 
 test("leadership moves to each store in turn and the region keeps serving", async () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eraftpb, metapb } from "#proto";
-import { dropMatching } from "../server/transport-filter.ts";
 import { bytes } from "../testing/bytes.ts";
 import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { dropMatching } from "../testing/transport-filters.ts";
 import {
   MismatchPeerIdError,
   NotLeaderError,

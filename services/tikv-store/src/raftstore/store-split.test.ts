@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dropRandomly } from "../server/transport-filter.ts";
 import { bytes } from "../testing/bytes.ts";
 import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { dropRandomly } from "../testing/transport-filters.ts";
 import { EpochNotMatchError, KeyNotInRegionError, NotLeaderError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
 import { InvalidSplitError } from "./split-checker.ts";

@@ -10,9 +10,9 @@ import {
   TEST_MAX_MESSAGE_BYTES,
 } from "../testing/recording-raft-server.ts";
 import { silentLogger, testMetrics } from "../testing/silent-observability.ts";
+import { delayMatching, dropMatching, partition } from "../testing/transport-filters.ts";
 import { waitFor } from "../testing/wait-for.ts";
 import { GrpcRaftTransport } from "./raft-transport.ts";
-import { delayMatching, dropMatching, partition } from "./transport-filter.ts";
 
 const LOCAL_STORE = 1n;
 const PEER_STORE = 2n;

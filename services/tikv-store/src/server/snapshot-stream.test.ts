@@ -10,11 +10,11 @@ import {
   TEST_MAX_MESSAGE_BYTES,
 } from "../testing/recording-raft-server.ts";
 import { silentLogger, testMetrics } from "../testing/silent-observability.ts";
+import { partition } from "../testing/transport-filters.ts";
 import { waitFor } from "../testing/wait-for.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { GrpcRaftTransport } from "./raft-transport.ts";
 import { SnapshotSendError } from "./snapshot-stream.ts";
-import { partition } from "./transport-filter.ts";
 
 const PEER_STORE = 2n;
 const CHUNK_BYTES = 1000;

@@ -4,15 +4,13 @@ import { eraftpb } from "#proto";
 import { SeededRandom } from "#runtime";
 import { testRaftMessage } from "../testing/raft-message-fixture.ts";
 import {
-  DELIVER,
-  DROP,
   delayMatching,
   dropMatching,
   dropRandomly,
   isolateStore,
   partition,
-  TransportFilterChain,
-} from "./transport-filter.ts";
+} from "../testing/transport-filters.ts";
+import { DELIVER, DROP, TransportFilterChain } from "./transport-filter.ts";
 
 const between = (fromStoreId: bigint, toStoreId: bigint, type?: eraftpb.MessageType) =>
   testRaftMessage({ regionId: 1n, fromStoreId, toStoreId, type });
