@@ -154,7 +154,11 @@ export class StoreLoop {
     this.lastTickMs = now;
     this.lastLogGcMs = now;
     this.lastSplitCheckMs = now;
+    const loop = this;
     context.loop = {
+      get stopped() {
+        return loop.stopped;
+      },
       wake: (peer) => this.wake(peer),
       runInTurn: (label, change) => this.runInTurn(label, change),
     };
@@ -174,7 +178,8 @@ export class StoreLoop {
     return this.failure;
   }
 
-  private get stopped(): boolean {
+  /** Closed or stopped by a fatal error: no turn will run again. */
+  get stopped(): boolean {
     return this.closed || this.failure !== undefined;
   }
 
@@ -225,9 +230,13 @@ export class StoreLoop {
     this.tickTimer?.cancel();
     await this.running;
     await Promise.all([...this.installs.values()].map((install) => install.settled));
-    const error = new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
-    for (const change of this.changes.splice(0)) change.fail(error);
+    this.failQueuedChanges(new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs));
     this.inbox = [];
+  }
+
+  /** No turn will run the queued changes: their callers hear why. */
+  private failQueuedChanges(error: Error): void {
+    for (const change of this.changes.splice(0)) change.fail(error);
   }
 
   private schedule(): void {
@@ -260,6 +269,7 @@ export class StoreLoop {
     } catch (error) {
       this.failure = error instanceof Error ? error : new StoreLoopInvariantError(String(error));
       this.context.logger.fatal({ err: this.failure }, "store loop failed; the store stops");
+      this.failQueuedChanges(this.failure);
       this.onFatal(this.failure);
       return;
     } finally {
@@ -308,16 +318,17 @@ export class StoreLoop {
   // ---- 1. store work -------------------------------------------------------------------------------------
 
   private runStoreChanges(turn: Turn): void {
-    const changes = this.changes;
-    this.changes = [];
-    for (const change of changes) {
+    // Only the changes queued before the turn: one queued by a change waits for the next turn.
+    for (let queued = this.changes.length; queued > 0; queued--) {
+      const change = this.changes.shift()!;
       try {
         change.run(turn);
       } catch (error) {
         // A refusal the change itself decided (a snapshot it will not take) goes to its caller; anything
-        // else is a broken invariant in the loop's own code.
+        // else is a broken invariant in the loop's own code: its caller hears of it, and the turn fails
+        // (which fails the changes still queued).
+        change.fail(error instanceof Error ? error : new StoreLoopInvariantError(String(error)));
         if (!isRefusal(error)) throw error;
-        change.fail(error);
       }
     }
   }

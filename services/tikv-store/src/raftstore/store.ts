@@ -158,6 +158,8 @@ export class Store {
     const config = options.config ?? defaultRaftstoreConfig();
     const kvEngine = await KvEngine.open(options.dataDirectory);
     const raftEngine = await RaftEngine.open(options.dataDirectory);
+    let loop: StoreLoop | undefined;
+    let scope: TaskScope | undefined;
     try {
       await kvEngine.putStoreIdentOnce({ clusterId: options.clusterId, storeId: options.storeId });
       const snapshotStore = await SnapshotStore.open(options.dataDirectory);
@@ -165,7 +167,7 @@ export class Store {
         ? createRaftstoreMetrics(options.metricFactory)
         : createDetachedRaftstoreMetrics();
       const logger = options.logger.child({ storeId: options.storeId });
-      const scope = new TaskScope({
+      scope = new TaskScope({
         name: `store ${options.storeId}`,
         onError: (error, task) => {
           metrics.backgroundTaskFailures.inc();
@@ -188,7 +190,7 @@ export class Store {
         scope,
       );
       const recovered = await recoverRegions(context);
-      const loop = new StoreLoop(context, options.onFatal ?? crash, options.scheduleTurn);
+      loop = new StoreLoop(context, options.onFatal ?? crash, options.scheduleTurn);
       const store = new Store(context, loop, raftEngine);
       loop.start();
       await loop.runInTurn("register recovered regions", (turn) =>
@@ -197,6 +199,8 @@ export class Store {
       context.logger.info({ regions: recovered.peers.length }, "raftstore recovered its regions");
       return store;
     } catch (error) {
+      await loop?.close();
+      await scope?.close();
       await Promise.allSettled([kvEngine.close(), raftEngine.close()]);
       throw error;
     }
@@ -501,20 +505,14 @@ export class Store {
     if (this.closing) return;
     this.closing = true;
     await this.loop.close();
-    await this.context.scope.close();
-    const error = (): Error =>
-      new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
     const releases: Promise<void>[] = [];
+    // No turn answers proposals or reads any more. Fail them before closing the scope: background tasks
+    // wait on some of them (a log compaction, a split), and the scope waits for those tasks.
+    this.failWaiting(releases);
+    await this.context.scope.close();
+    // What the tasks posted while they ended.
+    this.failWaiting(releases);
     for (const peer of this.context.meta.peers()) {
-      peer.failProposals(error);
-      peer.reads.failAll(error);
-      for (const task of peer.mailbox.takeAll()) {
-        if (task.kind === "command") task.command.proposal.fail(error());
-        else if (task.kind === "read-index") task.read.fail(error());
-        else if (task.kind === "snapshot-generated" && task.generated !== undefined) {
-          releases.push(task.generated.release());
-        }
-      }
       const outgoing = peer.outgoingSnapshot;
       if (outgoing !== undefined && !outgoing.released) {
         outgoing.released = true;
@@ -528,6 +526,23 @@ export class Store {
       }
     }
     await Promise.allSettled([this.context.engines.kvEngine.close(), this.raftEngine.close()]);
+  }
+
+  /** Fails every proposal and read of a closing store; collects the snapshot views mailboxes hold. */
+  private failWaiting(releases: Promise<void>[]): void {
+    const error = (): Error =>
+      new ServerIsBusyError("the store is closing", this.context.config.busyBackoffMs);
+    for (const peer of this.context.meta.peers()) {
+      peer.failProposals(error);
+      peer.reads.failAll(error);
+      for (const task of peer.mailbox.takeAll()) {
+        if (task.kind === "command") task.command.proposal.fail(error());
+        else if (task.kind === "read-index") task.read.fail(error());
+        else if (task.kind === "snapshot-generated" && task.generated !== undefined) {
+          releases.push(task.generated.release());
+        }
+      }
+    }
   }
 
   // ---- checks --------------------------------------------------------------------------------------------

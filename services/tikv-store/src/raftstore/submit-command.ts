@@ -35,6 +35,10 @@ export function submitCommand(
   region: metapb.Region = peer.region,
 ): Promise<raft_cmdpb.RaftCmdResponse> {
   const { config, metrics } = context;
+  // A proposal queued now would wait for a turn that never comes (and keep its caller waiting).
+  if (context.loop.stopped) {
+    return Promise.reject(new ServerIsBusyError("the store is not running", config.busyBackoffMs));
+  }
   if (context.pendingProposals >= config.maxPendingProposals) {
     metrics.proposalsDropped.inc({ reason: "busy" });
     return Promise.reject(
