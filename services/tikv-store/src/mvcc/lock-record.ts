@@ -62,16 +62,14 @@ export function encodeLockRecord(lock: LockRecord): Uint8Array {
     if (lock.shortValue.length > SHORT_VALUE_MAX_BYTES) {
       throw new MvccRecordError("lock", `short value of ${lock.shortValue.length} bytes`);
     }
-    writer.byte(TAG_SHORT_VALUE).byte(lock.shortValue.length).raw(lock.shortValue);
+    writer.byte(TAG_SHORT_VALUE).shortBytes(lock.shortValue);
   }
   return writer.finish();
 }
 
 export function decodeLockRecord(data: Uint8Array): LockRecord {
   const reader = new RecordReader("lock", data);
-  const typeByte = reader.byte("type");
-  const type = lockTypeOf(typeByte);
-  if (type === undefined) throw reader.corrupt(`unknown type 0x${typeByte.toString(16)}`);
+  const type = reader.type(TYPE_BYTES);
   const primary = reader.bytes("primary");
   const startTs = reader.uvarint("start_ts");
   const ttlMs = reader.uvarint("ttl");
@@ -87,11 +85,8 @@ export function decodeLockRecord(data: Uint8Array): LockRecord {
     useAsyncCommit: false,
     secondaries: [] as Uint8Array[],
   };
-  let lastTag = -1;
   while (!reader.done) {
-    const tag = reader.byte("tag");
-    if (tag <= lastTag) throw reader.corrupt(`tag 0x${tag.toString(16)} out of order`);
-    lastTag = tag;
+    const tag = reader.tag();
     switch (tag) {
       case TAG_ASYNC_COMMIT: {
         lock.useAsyncCommit = true;
@@ -110,16 +105,11 @@ export function decodeLockRecord(data: Uint8Array): LockRecord {
         lock.txnSize = reader.uvarint("txn_size");
         break;
       case TAG_SHORT_VALUE:
-        lock.shortValue = reader.raw(reader.byte("short value length"), "short value");
+        lock.shortValue = reader.shortBytes("short value");
         break;
       default:
-        throw reader.corrupt(`unknown tag 0x${tag.toString(16)}`);
+        throw reader.unknownTag(tag);
     }
   }
   return lock;
-}
-
-function lockTypeOf(byte: number): LockType | undefined {
-  for (const [type, value] of Object.entries(TYPE_BYTES)) if (value === byte) return type as LockType;
-  return undefined;
 }

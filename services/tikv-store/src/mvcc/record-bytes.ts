@@ -35,9 +35,9 @@ export class RecordWriter {
     return this.uvarint(BigInt(value.length)).push(value);
   }
 
-  /** Bytes whose length the layout already gives. */
-  raw(value: Uint8Array): this {
-    return this.push(value);
+  /** At most 255 bytes behind a one-byte length (a short value). */
+  shortBytes(value: Uint8Array): this {
+    return this.byte(value.length).push(value);
   }
 
   finish(): Uint8Array {
@@ -57,8 +57,18 @@ export class RecordWriter {
   }
 }
 
+/** The key of `table` whose byte is `byte`: a record's type from its type byte. */
+function typeOfByte<Type extends string>(
+  table: { readonly [key in Type]: number },
+  byte: number,
+): Type | undefined {
+  for (const [type, value] of Object.entries(table)) if (value === byte) return type as Type;
+  return undefined;
+}
+
 export class RecordReader {
   private offset = 0;
+  private lastTag = -1;
 
   constructor(
     private readonly record: "lock" | "write",
@@ -85,6 +95,26 @@ export class RecordReader {
     }
   }
 
+  /** The record's type byte, named through `table`. */
+  type<Type extends string>(table: { readonly [key in Type]: number }): Type {
+    const byte = this.byte("type");
+    const type = typeOfByte(table, byte);
+    if (type === undefined) throw this.corrupt(`unknown type 0x${byte.toString(16)}`);
+    return type;
+  }
+
+  /** The next optional field's tag; tags must ascend, so each field appears once. */
+  tag(): number {
+    const tag = this.byte("tag");
+    if (tag <= this.lastTag) throw this.corrupt(`tag 0x${tag.toString(16)} out of order`);
+    this.lastTag = tag;
+    return tag;
+  }
+
+  unknownTag(tag: number): MvccRecordError {
+    return this.corrupt(`unknown tag 0x${tag.toString(16)}`);
+  }
+
   /** Length-prefixed bytes. */
   bytes(what: string): Uint8Array {
     const length = this.uvarint(`${what} length`);
@@ -92,8 +122,12 @@ export class RecordReader {
     return this.raw(Number(length), what);
   }
 
-  /** `length` bytes whose length the layout already gave. */
-  raw(length: number, what: string): Uint8Array {
+  /** At most 255 bytes behind a one-byte length (a short value). */
+  shortBytes(what: string): Uint8Array {
+    return this.raw(this.byte(`${what} length`), what);
+  }
+
+  private raw(length: number, what: string): Uint8Array {
     if (length > this.data.length - this.offset) throw this.corrupt(`${what} runs past the end`);
     const value = this.data.slice(this.offset, this.offset + length);
     this.offset += length;

@@ -44,35 +44,23 @@ export function encodeWriteRecord(record: WriteRecord): Uint8Array {
     if (record.shortValue.length > SHORT_VALUE_MAX_BYTES) {
       throw new MvccRecordError("write", `short value of ${record.shortValue.length} bytes`);
     }
-    writer.byte(TAG_SHORT_VALUE).byte(record.shortValue.length);
-    writer.raw(record.shortValue);
+    writer.byte(TAG_SHORT_VALUE).shortBytes(record.shortValue);
   }
   return writer.finish();
 }
 
 export function decodeWriteRecord(data: Uint8Array): WriteRecord {
   const reader = new RecordReader("write", data);
-  const typeByte = reader.byte("type");
-  const type = writeTypeOf(typeByte);
-  if (type === undefined) throw reader.corrupt(`unknown type 0x${typeByte.toString(16)}`);
+  const type = reader.type(TYPE_BYTES);
   const startTs = reader.uvarint("start_ts");
   let shortValue: Uint8Array | undefined;
   let hasOverlappedRollback = false;
-  let lastTag = -1;
   while (!reader.done) {
-    const tag = reader.byte("tag");
-    if (tag <= lastTag) throw reader.corrupt(`tag 0x${tag.toString(16)} out of order`);
-    lastTag = tag;
+    const tag = reader.tag();
     if (tag === TAG_OVERLAPPED_ROLLBACK) hasOverlappedRollback = true;
-    else if (tag === TAG_SHORT_VALUE)
-      shortValue = reader.raw(reader.byte("short value length"), "short value");
-    else throw reader.corrupt(`unknown tag 0x${tag.toString(16)}`);
+    else if (tag === TAG_SHORT_VALUE) shortValue = reader.shortBytes("short value");
+    else throw reader.unknownTag(tag);
   }
   if (shortValue !== undefined && type !== "put") throw reader.corrupt(`a ${type} record carries a value`);
   return { type, startTs, shortValue, hasOverlappedRollback };
-}
-
-function writeTypeOf(byte: number): WriteType | undefined {
-  for (const [type, value] of Object.entries(TYPE_BYTES)) if (value === byte) return type as WriteType;
-  return undefined;
 }
