@@ -51,7 +51,7 @@ export interface StoreEngines {
 /** What the store loop offers the rest of the raftstore (the loop sets it when it starts). */
 export interface LoopHandle {
   /** Closed or stopped by a fatal error: no turn will run again. */
-  readonly stopped: boolean;
+  isStopped(): boolean;
   /** Marks a peer as having work for the next turn. */
   wake(peer: Peer): void;
   /**
@@ -62,7 +62,7 @@ export interface LoopHandle {
 }
 
 const NO_LOOP: LoopHandle = {
-  stopped: true,
+  isStopped: () => true,
   wake: () => undefined,
   runInTurn: () => Promise.reject(new ServerIsBusyError("the store loop is not running", 0)),
 };

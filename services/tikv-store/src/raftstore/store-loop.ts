@@ -154,11 +154,8 @@ export class StoreLoop {
     this.lastTickMs = now;
     this.lastLogGcMs = now;
     this.lastSplitCheckMs = now;
-    const loop = this;
     context.loop = {
-      get stopped() {
-        return loop.stopped;
-      },
+      isStopped: () => this.stopped,
       wake: (peer) => this.wake(peer),
       runInTurn: (label, change) => this.runInTurn(label, change),
     };

@@ -36,7 +36,7 @@ export function submitCommand(
 ): Promise<raft_cmdpb.RaftCmdResponse> {
   const { config, metrics } = context;
   // A proposal queued now would wait for a turn that never comes (and keep its caller waiting).
-  if (context.loop.stopped) {
+  if (context.loop.isStopped()) {
     return Promise.reject(new ServerIsBusyError("the store is not running", config.busyBackoffMs));
   }
   if (context.pendingProposals >= config.maxPendingProposals) {
