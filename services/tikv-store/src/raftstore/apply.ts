@@ -7,7 +7,8 @@
  * entry, so every replica reaches the same result. Commands are checked again here (epoch, key range):
  * a command proposed before a split or a conf change committed after it must not apply.
  */
-import { metapb, type raft_cmdpb, raft_serverpb } from "#proto";
+import { CodecError, decodeBytes } from "#codec";
+import { metapb, raft_cmdpb, raft_serverpb } from "#proto";
 import { type ConfChange, ConfChangeType } from "#raft";
 import type { WriteBatch } from "#rocksdb";
 import { InvariantError } from "#runtime";
@@ -19,6 +20,8 @@ import {
   rawDeleteRange,
   rawPut,
 } from "../engine/kv-engine.ts";
+import { txnDelete, txnDeleteRange, txnPut } from "../engine/txn-data.ts";
+import type { TxnColumnFamily } from "../mvcc/mvcc-storage.ts";
 import { ApplyOverlay, overlayKey } from "./apply-overlay.ts";
 import { writeInitialRegion } from "./initial-state.ts";
 import type { CommandOutcome } from "./proposal.ts";
@@ -153,7 +156,7 @@ function applyEntry(
       return applyConfChange(turn, state, decoded.entry.index, decoded.change, decoded.command);
     case "command": {
       const admin = decoded.command.adminRequest?.cmd;
-      if (admin === undefined) return applyWrites(turn, state, decoded.command);
+      if (admin === undefined) return applyWrites(turn, state, decoded.entry.index, decoded.command);
       switch (admin.$case) {
         case "batchSplit":
           return applySplit(turn, state, decoded.entry.index, decoded.command, admin.value);
@@ -193,10 +196,24 @@ function epochError(
 
 // ---- data ------------------------------------------------------------------------------------------------
 
-function applyWrites(turn: ApplyTurn, state: ApplyState, command: raft_cmdpb.RaftCmdRequest): EntryResult {
+function applyWrites(
+  turn: ApplyTurn,
+  state: ApplyState,
+  index: number,
+  command: raft_cmdpb.RaftCmdRequest,
+): EntryResult {
   const epoch = epochError(turn, state, command, DATA_COMMAND_EPOCH_CHECK);
   if (epoch) return failed(epoch);
   const outOfRange = keyOutsideRegion(state.region, command.requests);
+  if (outOfRange === "malformed") {
+    return failed(
+      new InvalidCommandError(
+        state.region.id,
+        index,
+        "a transactional write with a malformed key or column family",
+      ),
+    );
+  }
   if (outOfRange) return failed(outOfRange);
   const responses: raft_cmdpb.Response[] = [];
   for (const request of command.requests) responses.push(applyRequest(turn, state, request));
@@ -206,23 +223,51 @@ function applyWrites(turn: ApplyTurn, state: ApplyState, command: raft_cmdpb.Raf
 function keyOutsideRegion(
   region: metapb.Region,
   requests: readonly raft_cmdpb.Request[],
-): KeyNotInRegionError | undefined {
+): KeyNotInRegionError | "malformed" | undefined {
   for (const request of requests) {
     const cmd = request.cmd;
     if (cmd === undefined) continue;
-    if (cmd.$case === "deleteRange") {
+    if (cmd.$case === "deleteRange" || cmd.$case === "txnDeleteRange") {
       const { startKey, endKey } = cmd.value;
       if (!rangeInRegion(startKey, endKey, region)) {
         return new KeyNotInRegionError(startKey, region.id, region.startKey, region.endKey);
       }
-    } else if (!keyInRegion(cmd.value.key, region)) {
-      return new KeyNotInRegionError(cmd.value.key, region.id, region.startKey, region.endKey);
+      continue;
+    }
+    let userKey = cmd.value.key;
+    if (cmd.$case === "txnPut" || cmd.$case === "txnDelete") {
+      if (TXN_CF[cmd.value.cf] === undefined) return "malformed";
+      const decoded = userKeyOfMvccKey(cmd.value.key);
+      if (decoded === undefined) return "malformed";
+      userKey = decoded;
+    }
+    if (!keyInRegion(userKey, region)) {
+      return new KeyNotInRegionError(userKey, region.id, region.startKey, region.endKey);
     }
   }
   return undefined;
 }
 
+/** The user key an MVCC key (memcomparable user key, maybe followed by ~ts) belongs to. */
+function userKeyOfMvccKey(key: Uint8Array): Uint8Array | undefined {
+  try {
+    const decoded = decodeBytes(key, 0);
+    const suffix = key.length - decoded.nextOffset;
+    return suffix === 0 || suffix === 8 ? decoded.value : undefined;
+  } catch (error) {
+    if (error instanceof CodecError) return undefined;
+    throw error;
+  }
+}
+
 const NO_RESULT: raft_cmdpb.Response = { cmd: undefined };
+
+/** Indexed by the wire value, which may be one this build does not know (then undefined). */
+const TXN_CF: Readonly<Partial<Record<number, TxnColumnFamily>>> = {
+  [raft_cmdpb.TxnColumnFamily.DEFAULT]: "default",
+  [raft_cmdpb.TxnColumnFamily.LOCK]: "lock",
+  [raft_cmdpb.TxnColumnFamily.WRITE]: "write",
+};
 
 function applyRequest(turn: ApplyTurn, state: ApplyState, request: raft_cmdpb.Request): raft_cmdpb.Response {
   const cmd = request.cmd;
@@ -245,6 +290,16 @@ function applyRequest(turn: ApplyTurn, state: ApplyState, request: raft_cmdpb.Re
       return NO_RESULT;
     case "compareAndSwap":
       return { cmd: { $case: "compareAndSwap", value: applyCompareAndSwap(turn, state, cmd.value) } };
+    case "txnPut":
+      txnPut(batch, TXN_CF[cmd.value.cf]!, cmd.value.key, cmd.value.value);
+      countWrite(state, cmd.value.key.length + cmd.value.value.length);
+      return NO_RESULT;
+    case "txnDelete":
+      txnDelete(batch, TXN_CF[cmd.value.cf]!, cmd.value.key);
+      return NO_RESULT;
+    case "txnDeleteRange":
+      txnDeleteRange(batch, cmd.value.startKey, cmd.value.endKey);
+      return NO_RESULT;
     default:
       return cmd satisfies never;
   }

@@ -39,6 +39,9 @@ const TRANSACTIONAL_ERROR_FIELD: Readonly<Record<TransactionalCase, "error" | "e
   scanLock: "error",
   resolveLock: "error",
   gc: "error",
+  checkSecondaryLocks: "error",
+  deleteRange: "error",
+  unsafeDestroyRange: "error",
 };
 
 export const TRANSACTIONS_UNIMPLEMENTED =

@@ -46,6 +46,9 @@ const TRANSACTIONAL_RPCS = [
   "kvScanLock",
   "kvResolveLock",
   "kvGc",
+  "kvCheckSecondaryLocks",
+  "kvDeleteRange",
+  "unsafeDestroyRange",
 ] as const;
 
 export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServer {

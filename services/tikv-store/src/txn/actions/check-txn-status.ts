@@ -1,0 +1,97 @@
+/**
+ * CheckTxnStatus: the lock resolver asks the primary key what became of a transaction. The primary's
+ * lock or records decide: alive (with its TTL; a reader's call pushes min_commit_ts past the reader so it
+ * can read without waiting), committed, or rolled back — rolling back an expired lock, or writing a
+ * rollback when nothing of the transaction exists so a late prewrite cannot revive it.
+ */
+import type { KeyError } from "../../mvcc/key-error.ts";
+import type { LockRecord } from "../../mvcc/lock-record.ts";
+import type { MvccReader } from "../../mvcc/mvcc-reader.ts";
+import { TS_MAX } from "../../mvcc/mvcc-reader.ts";
+import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
+import { isExpired } from "./batch-rollback.ts";
+import { rollbackLock, settleMissingLock } from "./rollback.ts";
+
+export interface CheckTxnStatusParams {
+  readonly primary: Uint8Array;
+  readonly lockTs: bigint;
+  /** The caller's start_ts: a reader (non-zero, not max) gets min_commit_ts pushed above it. */
+  readonly callerStartTs: bigint;
+  readonly currentTs: bigint;
+  readonly rollbackIfNotExist: boolean;
+  readonly resolvingPessimisticLock: boolean;
+}
+
+export type TxnAction =
+  | "none"
+  | "ttl-expire-rollback"
+  | "lock-not-exist-rollback"
+  | "min-commit-ts-pushed"
+  | "ttl-expire-pessimistic-rollback"
+  | "lock-not-exist-do-nothing";
+
+export type TxnStatus =
+  | { readonly kind: "alive"; readonly lock: LockRecord; readonly action: TxnAction }
+  | { readonly kind: "committed"; readonly commitTs: bigint }
+  | { readonly kind: "rolled-back"; readonly action: TxnAction }
+  | { readonly kind: "error"; readonly error: KeyError };
+
+export async function checkTxnStatus(
+  reader: MvccReader,
+  txn: MvccTxn,
+  params: CheckTxnStatusParams,
+): Promise<TxnStatus> {
+  const { primary, lockTs } = params;
+  const lock = await reader.loadLock(primary);
+  if (lock !== undefined && lock.startTs === lockTs) return checkLiveLock(reader, txn, params, lock);
+  const record = await reader.txnCommitRecord(primary, lockTs);
+  if (record.kind === "none" && params.resolvingPessimisticLock) {
+    // The pessimistic lock the caller met is gone; the transaction may still prewrite it legitimately.
+    return { kind: "rolled-back", action: "lock-not-exist-do-nothing" };
+  }
+  const settled = settleMissingLock(txn, primary, lockTs, record, params.rollbackIfNotExist);
+  switch (settled) {
+    case "committed":
+      return { kind: "committed", commitTs: record.kind === "committed" ? record.commitTs : 0n };
+    case "rolled-back":
+      return { kind: "rolled-back", action: "none" };
+    case "rolled-back-now":
+      return { kind: "rolled-back", action: "lock-not-exist-rollback" };
+    case "not-found":
+      return { kind: "error", error: { kind: "txn-not-found", startTs: lockTs, primaryKey: primary } };
+    default:
+      return settled satisfies never;
+  }
+}
+
+async function checkLiveLock(
+  reader: MvccReader,
+  txn: MvccTxn,
+  params: CheckTxnStatusParams,
+  lock: LockRecord,
+): Promise<TxnStatus> {
+  const { primary } = params;
+  if (isExpired(lock.startTs, lock.ttlMs, params.currentTs)) {
+    if (lock.type === "pessimistic" && params.resolvingPessimisticLock) {
+      // Only a pessimistic lock: nothing was written, so the lock is simply dropped, no rollback record.
+      txn.unlockKey(primary, lock, undefined);
+      return { kind: "rolled-back", action: "ttl-expire-pessimistic-rollback" };
+    }
+    if (lock.useAsyncCommit) {
+      // An async-commit transaction may already be committed through its secondaries: only the resolver,
+      // having checked them all, may decide. Report the lock.
+      return { kind: "alive", lock, action: "none" };
+    }
+    await rollbackLock(reader, txn, primary, lock);
+    return { kind: "rolled-back", action: "ttl-expire-rollback" };
+  }
+  const callerIsReader = params.callerStartTs > 0n && params.callerStartTs !== TS_MAX;
+  if (callerIsReader && !lock.useAsyncCommit && params.callerStartTs >= lock.minCommitTs) {
+    let pushed = params.callerStartTs + 1n;
+    if (pushed < params.currentTs) pushed = params.currentTs;
+    const updated = { ...lock, minCommitTs: pushed };
+    txn.putLock(primary, updated);
+    return { kind: "alive", lock: updated, action: "min-commit-ts-pushed" };
+  }
+  return { kind: "alive", lock, action: "none" };
+}

@@ -1,0 +1,211 @@
+/**
+ * Prewrite: the first phase of two-phase commit. Every key gets a lock of the transaction (and its value,
+ * inline when short or in the default column family), after checking nothing committed since the
+ * transaction read and no other transaction holds the key. With 1PC the same checks lead straight to
+ * commit records at the commit timestamp, with no locks left behind.
+ *
+ * All or nothing: when any key fails, the command writes nothing. Locks of other transactions are
+ * collected for every key (so the client resolves them together); any other error ends the prewrite.
+ */
+import type { KeyError } from "../../mvcc/key-error.ts";
+import type { LockRecord, LockType } from "../../mvcc/lock-record.ts";
+import type { MvccReader } from "../../mvcc/mvcc-reader.ts";
+import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
+import { SHORT_VALUE_MAX_BYTES, type WriteType } from "../../mvcc/write-record.ts";
+import { newerVersionConflict } from "./write-conflict.ts";
+
+export type MutationOp = "put" | "delete" | "lock" | "insert" | "check-not-exists";
+
+export interface TxnMutation {
+  readonly op: MutationOp;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+export interface PrewriteParams {
+  readonly mutations: readonly TxnMutation[];
+  readonly primary: Uint8Array;
+  readonly startTs: bigint;
+  readonly lockTtlMs: bigint;
+  readonly txnSize: bigint;
+  /** 0 for an optimistic transaction. */
+  readonly forUpdateTs: bigint;
+  /** One per mutation for a pessimistic transaction: the key holds (or held) our pessimistic lock. */
+  readonly isPessimisticLock: readonly boolean[];
+  readonly minCommitTs: bigint;
+  readonly useAsyncCommit: boolean;
+  readonly secondaries: readonly Uint8Array[];
+  readonly tryOnePc: boolean;
+  readonly maxCommitTs: bigint;
+  readonly skipConstraintCheck: boolean;
+  /**
+   * For async commit and 1PC: the lowest commit_ts that is above every read this store served of these
+   * keys (max_ts + 1), computed by the scheduler after it published the keys in the memory lock table.
+   */
+  readonly commitTsFloor: bigint;
+}
+
+export interface PrewriteResult {
+  readonly errors: readonly KeyError[];
+  /** Async commit: the transaction's commit_ts must be at least this. 0 otherwise. */
+  readonly minCommitTs: bigint;
+  /** 1PC: the transaction committed at this timestamp. 0 otherwise. */
+  readonly onePcCommitTs: bigint;
+}
+
+export async function prewrite(
+  reader: MvccReader,
+  txn: MvccTxn,
+  params: PrewriteParams,
+): Promise<PrewriteResult> {
+  const isPessimistic = params.forUpdateTs > 0n;
+  const onePc = params.tryOnePc;
+  const asyncOrOnePc = params.useAsyncCommit || onePc;
+  const commitTs = asyncOrOnePc ? commitTsFor(params) : 0n;
+  if (asyncOrOnePc && params.maxCommitTs > 0n && commitTs > params.maxCommitTs) {
+    return { errors: [{ kind: "commit-ts-too-large", commitTs }], minCommitTs: 0n, onePcCommitTs: 0n };
+  }
+  const locked: KeyError[] = [];
+  let minCommitTs = commitTs;
+  for (const [index, mutation] of params.mutations.entries()) {
+    const expectsPessimisticLock = isPessimistic && (params.isPessimisticLock[index] ?? false);
+    const outcome = await prewriteKey(reader, txn, params, mutation, expectsPessimisticLock, commitTs, onePc);
+    if (outcome.kind === "error") {
+      if (outcome.error.kind !== "locked")
+        return { errors: [outcome.error], minCommitTs: 0n, onePcCommitTs: 0n };
+      locked.push(outcome.error);
+    } else if (outcome.kind === "already-prewritten" && outcome.minCommitTs > minCommitTs) {
+      minCommitTs = outcome.minCommitTs;
+    }
+  }
+  if (locked.length > 0) return { errors: locked, minCommitTs: 0n, onePcCommitTs: 0n };
+  return {
+    errors: [],
+    minCommitTs: params.useAsyncCommit && !onePc ? minCommitTs : 0n,
+    onePcCommitTs: onePc ? commitTs : 0n,
+  };
+}
+
+function commitTsFor(params: PrewriteParams): bigint {
+  let ts = params.startTs + 1n;
+  for (const candidate of [params.forUpdateTs + 1n, params.minCommitTs, params.commitTsFloor]) {
+    if (candidate > ts) ts = candidate;
+  }
+  return ts;
+}
+
+type KeyOutcome =
+  | { readonly kind: "written" }
+  | { readonly kind: "already-prewritten"; readonly minCommitTs: bigint }
+  | { readonly kind: "already-committed" }
+  | { readonly kind: "error"; readonly error: KeyError };
+
+async function prewriteKey(
+  reader: MvccReader,
+  txn: MvccTxn,
+  params: PrewriteParams,
+  mutation: TxnMutation,
+  expectsPessimisticLock: boolean,
+  commitTs: bigint,
+  onePc: boolean,
+): Promise<KeyOutcome> {
+  const { key } = mutation;
+  const existing = await reader.loadLock(key);
+  let pessimisticLock: LockRecord | undefined;
+  if (existing !== undefined) {
+    if (existing.startTs !== params.startTs) {
+      return { kind: "error", error: { kind: "locked", key, lock: existing } };
+    }
+    if (existing.type !== "pessimistic") {
+      // Our own prewrite lock: a retried request, nothing more to do.
+      return { kind: "already-prewritten", minCommitTs: existing.minCommitTs };
+    }
+    if (!expectsPessimisticLock) {
+      return {
+        kind: "error",
+        error: {
+          kind: "abort",
+          reason: `key holds a pessimistic lock the prewrite of ${params.startTs} does not claim`,
+        },
+      };
+    }
+    pessimisticLock = existing;
+  } else {
+    const record = await reader.txnCommitRecord(key, params.startTs);
+    if (record.kind === "committed") return { kind: "already-committed" };
+    if (record.kind === "rolled-back") {
+      return {
+        kind: "error",
+        error: { kind: "abort", reason: `transaction ${params.startTs} was rolled back` },
+      };
+    }
+    if (expectsPessimisticLock) {
+      return {
+        kind: "error",
+        error: { kind: "abort", reason: `pessimistic lock not found for transaction ${params.startTs}` },
+      };
+    }
+  }
+  // A key under our pessimistic lock was checked when the lock was taken; nothing can have committed since.
+  if (pessimisticLock === undefined && !params.skipConstraintCheck) {
+    const threshold = params.forUpdateTs > 0n ? params.forUpdateTs + 1n : params.startTs;
+    const conflict = await newerVersionConflict(reader, key, params.primary, params.startTs, threshold);
+    if (conflict !== undefined) return { kind: "error", error: conflict };
+  }
+  if ((mutation.op === "insert" || mutation.op === "check-not-exists") && !params.skipConstraintCheck) {
+    const visible = await reader.visibleWrite(key, TS_MAX_FOR_EXISTENCE);
+    if (visible?.write.type === "put") return { kind: "error", error: { kind: "already-exist", key } };
+  }
+  if (mutation.op === "check-not-exists") {
+    // Nothing to write; a pessimistic lock taken only for the check is released by commit or rollback.
+    return { kind: "written" };
+  }
+  const isShort = mutation.value.length <= SHORT_VALUE_MAX_BYTES;
+  const hasValue = mutation.op === "put" || mutation.op === "insert";
+  if (hasValue && !isShort) txn.putValue(key, params.startTs, mutation.value);
+  const shortValue = hasValue && isShort ? mutation.value : undefined;
+  if (onePc) {
+    txn.putWrite(key, commitTs, {
+      type: WRITE_TYPE[mutation.op],
+      startTs: params.startTs,
+      shortValue,
+      hasOverlappedRollback: false,
+    });
+    if (pessimisticLock !== undefined) txn.unlockKey(key, pessimisticLock, commitTs);
+    return { kind: "written" };
+  }
+  const isPrimary = Buffer.compare(key, params.primary) === 0;
+  txn.putLock(key, {
+    type: LOCK_TYPE[mutation.op],
+    primary: params.primary,
+    startTs: params.startTs,
+    ttlMs:
+      pessimisticLock !== undefined && pessimisticLock.ttlMs > params.lockTtlMs
+        ? pessimisticLock.ttlMs
+        : params.lockTtlMs,
+    shortValue,
+    forUpdateTs: params.forUpdateTs,
+    txnSize: params.txnSize,
+    minCommitTs: params.useAsyncCommit ? commitTs : params.minCommitTs,
+    useAsyncCommit: params.useAsyncCommit,
+    secondaries: params.useAsyncCommit && isPrimary ? params.secondaries : [],
+  });
+  return { kind: "written" };
+}
+
+/** Existence is decided by the newest version: the key is locked or conflict-checked already. */
+const TS_MAX_FOR_EXISTENCE = (1n << 64n) - 1n;
+
+const LOCK_TYPE: { readonly [Op in Exclude<MutationOp, "check-not-exists">]: LockType } = {
+  put: "put",
+  insert: "put",
+  delete: "delete",
+  lock: "lock",
+};
+
+const WRITE_TYPE: { readonly [Op in Exclude<MutationOp, "check-not-exists">]: WriteType } = {
+  put: "put",
+  insert: "put",
+  delete: "delete",
+  lock: "lock",
+};
