@@ -58,32 +58,56 @@ export async function prewrite(
   txn: MvccTxn,
   params: PrewriteParams,
 ): Promise<PrewriteResult> {
-  const isPessimistic = params.forUpdateTs > 0n;
-  const onePc = params.tryOnePc;
-  const asyncOrOnePc = params.useAsyncCommit || onePc;
-  const commitTs = asyncOrOnePc ? commitTsFor(params) : 0n;
-  if (asyncOrOnePc && params.maxCommitTs > 0n && commitTs > params.maxCommitTs) {
-    return { errors: [{ kind: "commit-ts-too-large", commitTs }], minCommitTs: 0n, onePcCommitTs: 0n };
-  }
+  const asyncOrOnePc = params.useAsyncCommit || params.tryOnePc;
   const locked: KeyError[] = [];
-  let minCommitTs = commitTs;
+  const writes: KeyWrite[] = [];
+  let commitTs = asyncOrOnePc ? commitTsFor(params) : 0n;
+  let prewrittenMinCommitTs = 0n;
+  let committedAt: bigint | undefined;
   for (const [index, mutation] of params.mutations.entries()) {
-    const expectsPessimisticLock = isPessimistic && (params.isPessimisticLock[index] ?? false);
-    const outcome = await prewriteKey(reader, txn, params, mutation, expectsPessimisticLock, commitTs, onePc);
+    const expectsPessimisticLock = params.forUpdateTs > 0n && (params.isPessimisticLock[index] ?? false);
+    const outcome = await checkKey(reader, params, mutation, expectsPessimisticLock);
     if (outcome.kind === "error") {
-      if (outcome.error.kind !== "locked")
-        return { errors: [outcome.error], minCommitTs: 0n, onePcCommitTs: 0n };
+      if (outcome.error.kind !== "locked") return failed([outcome.error]);
       locked.push(outcome.error);
-    } else if (outcome.kind === "already-prewritten" && outcome.minCommitTs > minCommitTs) {
-      minCommitTs = outcome.minCommitTs;
+    } else if (outcome.kind === "write") {
+      writes.push(outcome);
+      // A reader pushed our pessimistic lock's min_commit_ts to read past the transaction: committing
+      // below it would slip a version under that reader's snapshot.
+      if (asyncOrOnePc && (outcome.pessimisticLock?.minCommitTs ?? 0n) > commitTs) {
+        commitTs = outcome.pessimisticLock!.minCommitTs;
+      }
+    } else if (outcome.kind === "already-prewritten" && outcome.minCommitTs > prewrittenMinCommitTs) {
+      prewrittenMinCommitTs = outcome.minCommitTs;
+    } else if (outcome.kind === "already-committed") {
+      committedAt = outcome.commitTs;
     }
   }
-  if (locked.length > 0) return { errors: locked, minCommitTs: 0n, onePcCommitTs: 0n };
+  if (locked.length > 0) return failed(locked);
+  // A retry of a prewrite whose transaction has committed (by its client or a resolver): everything was
+  // written long ago, and the caller must learn the real commit_ts, not one computed now.
+  if (committedAt !== undefined) return succeeded(params, committedAt);
+  // An async-commit transaction commits at the largest min_commit_ts of its locks, which is also what a
+  // resolver computes from them: a retry that writes no lock must answer with the locks' value, never a
+  // newer one, or the client and a resolver would commit the keys at different timestamps.
+  if (writes.length === 0 && prewrittenMinCommitTs > 0n) return succeeded(params, prewrittenMinCommitTs);
+  if (asyncOrOnePc && params.maxCommitTs > 0n && commitTs > params.maxCommitTs) {
+    return failed([{ kind: "commit-ts-too-large", commitTs }]);
+  }
+  for (const write of writes) writeKey(txn, params, write, commitTs);
+  return succeeded(params, commitTs > prewrittenMinCommitTs ? commitTs : prewrittenMinCommitTs);
+}
+
+function succeeded(params: PrewriteParams, commitTs: bigint): PrewriteResult {
   return {
     errors: [],
-    minCommitTs: params.useAsyncCommit && !onePc ? minCommitTs : 0n,
-    onePcCommitTs: onePc ? commitTs : 0n,
+    minCommitTs: params.useAsyncCommit && !params.tryOnePc ? commitTs : 0n,
+    onePcCommitTs: params.tryOnePc ? commitTs : 0n,
   };
+}
+
+function failed(errors: readonly KeyError[]): PrewriteResult {
+  return { errors, minCommitTs: 0n, onePcCommitTs: 0n };
 }
 
 function commitTsFor(params: PrewriteParams): bigint {
@@ -94,20 +118,25 @@ function commitTsFor(params: PrewriteParams): bigint {
   return ts;
 }
 
+/** A key that passed its checks; what to write is decided once every key passed. */
+interface KeyWrite {
+  readonly kind: "write";
+  readonly mutation: TxnMutation;
+  readonly pessimisticLock: LockRecord | undefined;
+}
+
 type KeyOutcome =
-  | { readonly kind: "written" }
+  | KeyWrite
+  | { readonly kind: "nothing-to-write" }
   | { readonly kind: "already-prewritten"; readonly minCommitTs: bigint }
-  | { readonly kind: "already-committed" }
+  | { readonly kind: "already-committed"; readonly commitTs: bigint }
   | { readonly kind: "error"; readonly error: KeyError };
 
-async function prewriteKey(
+async function checkKey(
   reader: MvccReader,
-  txn: MvccTxn,
   params: PrewriteParams,
   mutation: TxnMutation,
   expectsPessimisticLock: boolean,
-  commitTs: bigint,
-  onePc: boolean,
 ): Promise<KeyOutcome> {
   const { key } = mutation;
   const existing = await reader.loadLock(key);
@@ -132,7 +161,7 @@ async function prewriteKey(
     pessimisticLock = existing;
   } else {
     const record = await reader.txnCommitRecord(key, params.startTs);
-    if (record.kind === "committed") return { kind: "already-committed" };
+    if (record.kind === "committed") return { kind: "already-committed", commitTs: record.commitTs };
     if (record.kind === "rolled-back") {
       return {
         kind: "error",
@@ -156,27 +185,34 @@ async function prewriteKey(
     const visible = await reader.visibleWrite(key, TS_MAX_FOR_EXISTENCE);
     if (visible?.write.type === "put") return { kind: "error", error: { kind: "already-exist", key } };
   }
-  if (mutation.op === "check-not-exists") {
-    // Nothing to write; a pessimistic lock taken only for the check is released by commit or rollback.
-    return { kind: "written" };
-  }
+  // CheckNotExists writes nothing; a pessimistic lock taken only for the check is released by commit or
+  // rollback.
+  if (mutation.op === "check-not-exists") return { kind: "nothing-to-write" };
+  return { kind: "write", mutation, pessimisticLock };
+}
+
+function writeKey(txn: MvccTxn, params: PrewriteParams, write: KeyWrite, commitTs: bigint): void {
+  const { mutation, pessimisticLock } = write;
+  const { key } = mutation;
+  const op = mutation.op as Exclude<MutationOp, "check-not-exists">;
   const isShort = mutation.value.length <= SHORT_VALUE_MAX_BYTES;
-  const hasValue = mutation.op === "put" || mutation.op === "insert";
+  const hasValue = op === "put" || op === "insert";
   if (hasValue && !isShort) txn.putValue(key, params.startTs, mutation.value);
   const shortValue = hasValue && isShort ? mutation.value : undefined;
-  if (onePc) {
+  if (params.tryOnePc) {
     txn.putWrite(key, commitTs, {
-      type: WRITE_TYPE[mutation.op],
+      type: WRITE_TYPE[op],
       startTs: params.startTs,
       shortValue,
       hasOverlappedRollback: false,
     });
     if (pessimisticLock !== undefined) txn.unlockKey(key, pessimisticLock, commitTs);
-    return { kind: "written" };
+    return;
   }
+  const pushedMinCommitTs = pessimisticLock?.minCommitTs ?? 0n;
   const isPrimary = Buffer.compare(key, params.primary) === 0;
   txn.putLock(key, {
-    type: LOCK_TYPE[mutation.op],
+    type: LOCK_TYPE[op],
     primary: params.primary,
     startTs: params.startTs,
     ttlMs:
@@ -186,11 +222,14 @@ async function prewriteKey(
     shortValue,
     forUpdateTs: params.forUpdateTs,
     txnSize: params.txnSize,
-    minCommitTs: params.useAsyncCommit ? commitTs : params.minCommitTs,
+    minCommitTs: params.useAsyncCommit
+      ? commitTs
+      : pushedMinCommitTs > params.minCommitTs
+        ? pushedMinCommitTs
+        : params.minCommitTs,
     useAsyncCommit: params.useAsyncCommit,
     secondaries: params.useAsyncCommit && isPrimary ? params.secondaries : [],
   });
-  return { kind: "written" };
 }
 
 /** Existence is decided by the newest version: the key is locked or conflict-checked already. */
