@@ -73,7 +73,7 @@ export interface ReleasedLock {
   readonly commitTs?: bigint;
 }
 
-/** Hooks for metrics (metrics.ts); must not throw. */
+/** Hooks for metrics (Prometheus counters and histograms); must not throw. */
 export interface LockWaitObserver {
   /** Every `wait` ends here exactly once, including those refused at once. */
   onWaitEnded(outcome: WaitOutcome, durationMs: number): void;
