@@ -45,8 +45,11 @@ export async function checkTxnStatus(
   const lock = await reader.loadLock(primary);
   if (lock !== undefined && lock.startTs === lockTs) return checkLiveLock(reader, txn, params, lock);
   const record = await reader.txnCommitRecord(primary, lockTs);
-  if (record.kind === "none" && params.resolvingPessimisticLock) {
-    // The pessimistic lock the caller met is gone; the transaction may still prewrite it legitimately.
+  if (record.kind === "none" && params.rollbackIfNotExist && params.resolvingPessimisticLock) {
+    // The pessimistic primary the caller's lock points to is gone without a trace (a statement's
+    // pessimistic rollback leaves none): the transaction may lock it again, so no record is written.
+    // Without rollback_if_not_exist the caller gets TxnNotFound like any other and waits for the lock it
+    // met to expire, rather than being told it may remove that lock of a possibly live transaction now.
     return { kind: "rolled-back", action: "lock-not-exist-do-nothing" };
   }
   const settled = settleMissingLock(txn, primary, lockTs, record, params.rollbackIfNotExist);
@@ -71,27 +74,31 @@ async function checkLiveLock(
   lock: LockRecord,
 ): Promise<TxnStatus> {
   const { primary } = params;
+  // An async-commit transaction may already be committed through its secondaries, expired or not: only
+  // the resolver, having checked them all, may decide. Report the lock; pushing it would change nothing
+  // the secondaries say.
+  if (lock.useAsyncCommit) return { kind: "alive", lock, action: "none" };
   if (isExpired(lock.startTs, lock.ttlMs, params.currentTs)) {
     if (lock.type === "pessimistic" && params.resolvingPessimisticLock) {
       // Only a pessimistic lock: nothing was written, so the lock is simply dropped, no rollback record.
       txn.unlockKey(primary, lock, undefined);
       return { kind: "rolled-back", action: "ttl-expire-pessimistic-rollback" };
     }
-    if (lock.useAsyncCommit) {
-      // An async-commit transaction may already be committed through its secondaries: only the resolver,
-      // having checked them all, may decide. Report the lock.
-      return { kind: "alive", lock, action: "none" };
-    }
     await rollbackLock(reader, txn, primary, lock);
     return { kind: "rolled-back", action: "ttl-expire-rollback" };
   }
-  const callerIsReader = params.callerStartTs > 0n && params.callerStartTs !== TS_MAX;
-  if (callerIsReader && !lock.useAsyncCommit && params.callerStartTs >= lock.minCommitTs) {
-    let pushed = params.callerStartTs + 1n;
+  const { callerStartTs } = params;
+  // A caller at TS_MAX reads the newest committed version and never needs the lock to move.
+  if (callerStartTs === TS_MAX) return { kind: "alive", lock, action: "min-commit-ts-pushed" };
+  if (callerStartTs === 0n) return { kind: "alive", lock, action: "none" };
+  let current = lock;
+  if (callerStartTs >= lock.minCommitTs) {
+    let pushed = callerStartTs + 1n;
     if (pushed < params.currentTs) pushed = params.currentTs;
-    const updated = { ...lock, minCommitTs: pushed };
-    txn.putLock(primary, updated);
-    return { kind: "alive", lock: updated, action: "min-commit-ts-pushed" };
+    current = { ...lock, minCommitTs: pushed };
+    txn.putLock(primary, current);
   }
-  return { kind: "alive", lock, action: "none" };
+  // The reader may read past the transaction's locks whenever min_commit_ts is above it, whether this call
+  // or an earlier one (or the prewrite itself) put it there: the action is what the reader goes by.
+  return { kind: "alive", lock: current, action: "min-commit-ts-pushed" };
 }
