@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 const repositoryRoot = fileURLToPath(new URL("../../../../", import.meta.url));
 const generatedPath = join("services", "libs", "proto", "gen");
 const protoPackages = [
+  "deadlock",
   "eraftpb",
   "errorpb",
   "kvrpcpb",

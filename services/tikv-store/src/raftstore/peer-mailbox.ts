@@ -24,6 +24,8 @@ export interface PendingCommand {
   /** The epoch the command was built against and which parts of it must still match. */
   readonly epoch: metapb.RegionEpoch;
   readonly epochCheck: EpochCheck;
+  /** When set, the command is refused unless the leader is still in this term (see RegionReader.term). */
+  readonly term?: number;
 }
 
 export type PeerTask =

@@ -7,6 +7,8 @@
 import { eraftpb, type metapb, raft_cmdpb } from "#proto";
 import { type ConfChange, ConfChangeType, decodeConfChange, type Entry, EntryType } from "#raft";
 import { asError } from "#runtime";
+import type { TxnColumnFamily } from "../mvcc/mvcc-storage.ts";
+import type { Modify } from "../mvcc/mvcc-txn.ts";
 
 /** A raw write, in user keys. */
 export type RawMutation =
@@ -105,6 +107,26 @@ export function writeRequests(mutations: readonly RawMutation[]): raft_cmdpb.Req
         return mutation satisfies never;
     }
   });
+}
+
+const TXN_CF_ON_WIRE: { readonly [Cf in TxnColumnFamily]: raft_cmdpb.TxnColumnFamily } = {
+  default: raft_cmdpb.TxnColumnFamily.DEFAULT,
+  lock: raft_cmdpb.TxnColumnFamily.LOCK,
+  write: raft_cmdpb.TxnColumnFamily.WRITE,
+};
+
+export function txnWriteRequests(modifies: readonly Modify[]): raft_cmdpb.Request[] {
+  return modifies.map((modify): raft_cmdpb.Request => {
+    const cf = TXN_CF_ON_WIRE[modify.cf];
+    return modify.type === "put"
+      ? { cmd: { $case: "txnPut", value: { cf, key: modify.key, value: modify.value } } }
+      : { cmd: { $case: "txnDelete", value: { cf, key: modify.key } } };
+  });
+}
+
+/** A range delete of transactional data (DeleteRange for a dropped table), replicated like any write. */
+export function txnDeleteRangeRequest(startKey: Uint8Array, endKey: Uint8Array): raft_cmdpb.Request[] {
+  return [{ cmd: { $case: "txnDeleteRange", value: { startKey, endKey } } }];
 }
 
 export function casRequests(request: CasRequest): raft_cmdpb.Request[] {

@@ -16,6 +16,8 @@ import {
   rawGet,
   rawScan,
 } from "../engine/kv-engine.ts";
+import { RocksMvccStorage } from "../engine/txn-data.ts";
+import type { MvccStorage } from "../mvcc/mvcc-storage.ts";
 import { EpochNotMatchError, RegionNotFoundError } from "./region-errors.ts";
 import { epochOf } from "./region-meta.ts";
 
@@ -23,6 +25,13 @@ import { epochOf } from "./region-meta.ts";
 export interface RegionReader {
   /** The region as of the start of the read. */
   readonly region: metapb.Region;
+  /**
+   * The peer's raft term when the read started. A transactional command computed from this read is
+   * proposed only in the same term: a later term may have had another leader change the keys meanwhile.
+   */
+  readonly term: number;
+  /** The region's transactional data (keys are not clipped: the MVCC layer bounds its own scans). */
+  readonly mvcc: MvccStorage;
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   batchGet(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
   /** Pairs of [startKey, endKey) clipped to the region's range. */
@@ -36,6 +45,7 @@ export interface ReadTarget {
   readonly destroyed: boolean;
   /** Changes whenever the peer's data is replaced (a snapshot was installed). */
   readonly dataGeneration: number;
+  readonly term: number;
 }
 
 export function createRegionReader(kvEngine: KvEngine, target: ReadTarget): RegionReader {
@@ -52,6 +62,8 @@ export function createRegionReader(kvEngine: KvEngine, target: ReadTarget): Regi
   const db = kvEngine.db;
   return {
     region,
+    term: target.term,
+    mvcc: new RocksMvccStorage(db, check),
     get(key) {
       check();
       return rawGet(db, key);

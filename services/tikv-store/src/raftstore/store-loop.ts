@@ -459,6 +459,12 @@ export class StoreLoop {
       proposal.fail(new NotLeaderError(peer.regionId, peer.leaderPeer()));
       return;
     }
+    if (command.term !== undefined && command.term !== peer.term) {
+      // Refused before it reached the log, so the client may safely compute it again on the leader.
+      metrics.proposalsDropped.inc({ reason: "stale_term" });
+      proposal.fail(new NotLeaderError(peer.regionId, peer.leaderPeer()));
+      return;
+    }
     if (epochMismatch(command.epoch, peer.region, command.epochCheck)) {
       metrics.proposalsDropped.inc({ reason: "epoch" });
       proposal.fail(new EpochNotMatchError(peer.regionId, command.epoch, meta.currentRegions(peer.region)));

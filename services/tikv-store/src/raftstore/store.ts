@@ -20,6 +20,8 @@ import {
 import { KvEngine } from "../engine/kv-engine.ts";
 import { RaftEngine } from "../engine/raft-engine.ts";
 import { RaftLogStore } from "../engine/raft-log-store.ts";
+import { txnDeleteRange } from "../engine/txn-data.ts";
+import type { Modify } from "../mvcc/mvcc-txn.ts";
 import { SnapshotStore } from "../snapshot/snapshot-store.ts";
 import { initialRaftState, writeInitialRegion } from "./initial-state.ts";
 import { createDetachedRaftstoreMetrics, createRaftstoreMetrics, type RaftstoreMetrics } from "./metrics.ts";
@@ -32,6 +34,8 @@ import {
   casRequests,
   type PeerChange,
   type RawMutation,
+  txnDeleteRangeRequest,
+  txnWriteRequests,
   writeRequests,
 } from "./raft-command.ts";
 import { defaultRaftstoreConfig, type RaftstoreConfig } from "./raftstore-config.ts";
@@ -304,6 +308,49 @@ export class Store {
     return casResult(response);
   }
 
+  /**
+   * Proposes a transactional command's writes, computed from `read` (a leader read of this region):
+   * refused if the region's epoch or the leader's term changed since, applied atomically otherwise.
+   */
+  async writeTxn(
+    context: RequestContext,
+    read: { readonly region: metapb.Region; readonly term: number },
+    modifies: readonly Modify[],
+  ): Promise<void> {
+    const peer = this.leaderFor(context, DATA_COMMAND_EPOCH_CHECK, undefined);
+    await submitCommand(
+      this.context,
+      peer,
+      { kind: "write", requests: txnWriteRequests(modifies) },
+      DATA_COMMAND_EPOCH_CHECK,
+      read.region,
+      read.term,
+    );
+  }
+
+  /** Deletes every lock, version and value of user keys [startKey, endKey) in the region, through raft. */
+  async deleteTxnRange(context: RequestContext, startKey: Uint8Array, endKey: Uint8Array): Promise<void> {
+    const peer = this.leaderFor(context, DATA_COMMAND_EPOCH_CHECK, undefined);
+    checkKeys({ kind: "range", startKey, endKey }, peer.region);
+    await submitCommand(
+      this.context,
+      peer,
+      { kind: "write", requests: txnDeleteRangeRequest(startKey, endKey) },
+      DATA_COMMAND_EPOCH_CHECK,
+    );
+  }
+
+  /**
+   * Deletes the transactional data of user keys [startKey, endKey) from this store's engine directly,
+   * across regions and outside raft: for ranges nothing can read or write any more (dropped tables past
+   * the GC safe point), where replicating a delete per region would be pointless work.
+   */
+  async unsafeDestroyRange(startKey: Uint8Array, endKey: Uint8Array): Promise<void> {
+    const batch = new WriteBatch();
+    txnDeleteRange(batch, startKey, endKey);
+    await this.context.engines.kvEngine.write(batch, { sync: true });
+  }
+
   /** A linearizable read of one region: `readFn` runs once the region's state covers every earlier write. */
   async read<T>(
     context: RequestContext,
@@ -453,6 +500,14 @@ export class Store {
       const info = this.heartbeatOf(peer);
       if (info !== undefined) yield info;
     }
+  }
+
+  /** Whether this store leads the region holding the first key (where the deadlock detector runs). */
+  leadsFirstRegion(): boolean {
+    for (const peer of this.context.meta.peers()) {
+      if (peer.region.startKey.length === 0 && !peer.destroyed) return peer.isLeader;
+    }
+    return false;
   }
 
   /** The heartbeat for one region, when this store leads it. */

@@ -25,7 +25,8 @@ export type CommandBody =
 
 /**
  * `region` is the region the command was computed against (by default the peer's current one); its epoch
- * goes into the command, so a command computed against an older region is refused.
+ * goes into the command, so a command computed against an older region is refused. `term`, when given, is
+ * the term the command was computed in; it is refused if the leader moved on to another.
  */
 export function submitCommand(
   context: StoreContext,
@@ -33,6 +34,7 @@ export function submitCommand(
   body: CommandBody,
   epochCheck: EpochCheck,
   region: metapb.Region = peer.region,
+  term?: number,
 ): Promise<raft_cmdpb.RaftCmdResponse> {
   const { config, metrics } = context;
   // A proposal queued now would wait for a turn that never comes (and keep its caller waiting).
@@ -68,7 +70,7 @@ export function submitCommand(
     const confChange = body.kind === "change-peer" ? changePeerConfChange(body.change, encoded) : undefined;
     const queued = peer.mailbox.offer({
       kind: "command",
-      command: { proposal, data: encoded, confChange, epoch: epochOf(region), epochCheck },
+      command: { proposal, data: encoded, confChange, epoch: epochOf(region), epochCheck, term },
     });
     if (!queued) {
       metrics.proposalsDropped.inc({ reason: "busy" });

@@ -8,44 +8,19 @@
  */
 import { type handleBidiStreamingCall, type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { type Logger, withRemoteParent } from "#observability";
-import { tikvpb } from "#proto";
+import type { tikvpb } from "#proto";
 import type { RawKvHandlers } from "./raw-kv-handlers.ts";
 import type { GrpcMetrics } from "./server-metrics.ts";
+import type { TxnKvHandlers } from "./txn-kv-handlers.ts";
 
 export interface BatchCommandsOptions {
   readonly handlers: RawKvHandlers;
+  readonly txnHandlers: TxnKvHandlers;
   /** `server.batch-commands-max-in-flight`. */
   readonly maxInFlight: number;
   readonly metrics: GrpcMetrics;
   readonly logger: Logger;
 }
-
-type Command = NonNullable<tikvpb.BatchCommandsRequest_Request["cmd"]>;
-type TransactionalCase = Exclude<Command["$case"], `raw${string}` | "empty">;
-
-/** Transactional commands answer in the field their response has for key errors. */
-const TRANSACTIONAL_ERROR_FIELD: Readonly<Record<TransactionalCase, "error" | "errors">> = {
-  get: "error",
-  scan: "error",
-  prewrite: "errors",
-  pessimisticLock: "errors",
-  pessimisticRollback: "errors",
-  txnHeartBeat: "error",
-  checkTxnStatus: "error",
-  commit: "error",
-  cleanup: "error",
-  batchGet: "error",
-  batchRollback: "error",
-  scanLock: "error",
-  resolveLock: "error",
-  gc: "error",
-  checkSecondaryLocks: "error",
-  deleteRange: "error",
-  unsafeDestroyRange: "error",
-};
-
-export const TRANSACTIONS_UNIMPLEMENTED =
-  "transactional commands are not implemented by this store yet; only raw key-value requests are served";
 
 export function createBatchCommandsHandler(
   options: BatchCommandsOptions,
@@ -105,7 +80,7 @@ class BatchCommandsStream {
     const traceContext =
       cmd === undefined || cmd.$case === "empty" ? "" : (cmd.value.context?.traceContext ?? "");
     const spanName = `tikv.batch_commands.${cmd?.$case}`;
-    void withRemoteParent(traceContext, spanName, {}, () => execute(this.options.handlers, request)).then(
+    void withRemoteParent(traceContext, spanName, {}, () => execute(this.options, request)).then(
       (response) => this.finish(id, response),
       (error: unknown) => {
         // Handlers never reject; reaching this is a bug, but the client still gets an answer for its id.
@@ -155,9 +130,10 @@ class BatchCommandsStream {
 }
 
 async function execute(
-  handlers: RawKvHandlers,
+  options: BatchCommandsOptions,
   request: tikvpb.BatchCommandsRequest_Request,
 ): Promise<tikvpb.BatchCommandsResponse_Response> {
+  const { handlers, txnHandlers: txn } = options;
   const cmd = request.cmd;
   // Nothing asked, nothing answered but the id, so the client's slot is freed.
   if (cmd === undefined) return { cmd: undefined };
@@ -182,16 +158,41 @@ async function execute(
       return { cmd: { $case: cmd.$case, value: await handlers.rawDeleteRange(cmd.value) } };
     case "rawCompareAndSwap":
       return { cmd: { $case: cmd.$case, value: await handlers.rawCompareAndSwap(cmd.value) } };
+    case "get":
+      return { cmd: { $case: cmd.$case, value: await txn.kvGet(cmd.value) } };
+    case "scan":
+      return { cmd: { $case: cmd.$case, value: await txn.kvScan(cmd.value) } };
+    case "batchGet":
+      return { cmd: { $case: cmd.$case, value: await txn.kvBatchGet(cmd.value) } };
+    case "prewrite":
+      return { cmd: { $case: cmd.$case, value: await txn.kvPrewrite(cmd.value) } };
+    case "commit":
+      return { cmd: { $case: cmd.$case, value: await txn.kvCommit(cmd.value) } };
+    case "pessimisticLock":
+      return { cmd: { $case: cmd.$case, value: await txn.kvPessimisticLock(cmd.value) } };
+    case "pessimisticRollback":
+      return { cmd: { $case: cmd.$case, value: await txn.kvPessimisticRollback(cmd.value) } };
+    case "txnHeartBeat":
+      return { cmd: { $case: cmd.$case, value: await txn.kvTxnHeartBeat(cmd.value) } };
+    case "checkTxnStatus":
+      return { cmd: { $case: cmd.$case, value: await txn.kvCheckTxnStatus(cmd.value) } };
+    case "cleanup":
+      return { cmd: { $case: cmd.$case, value: await txn.kvCleanup(cmd.value) } };
+    case "batchRollback":
+      return { cmd: { $case: cmd.$case, value: await txn.kvBatchRollback(cmd.value) } };
+    case "scanLock":
+      return { cmd: { $case: cmd.$case, value: await txn.kvScanLock(cmd.value) } };
+    case "resolveLock":
+      return { cmd: { $case: cmd.$case, value: await txn.kvResolveLock(cmd.value) } };
+    case "gc":
+      return { cmd: { $case: cmd.$case, value: await txn.kvGc(cmd.value) } };
+    case "checkSecondaryLocks":
+      return { cmd: { $case: cmd.$case, value: await txn.kvCheckSecondaryLocks(cmd.value) } };
+    case "deleteRange":
+      return { cmd: { $case: cmd.$case, value: await txn.kvDeleteRange(cmd.value) } };
+    case "unsafeDestroyRange":
+      return { cmd: { $case: cmd.$case, value: await txn.unsafeDestroyRange(cmd.value) } };
     default:
-      return unimplementedTransactional(cmd.$case);
+      return cmd satisfies never;
   }
-}
-
-function unimplementedTransactional(kind: TransactionalCase): tikvpb.BatchCommandsResponse_Response {
-  const keyError = { abort: TRANSACTIONS_UNIMPLEMENTED };
-  const value = TRANSACTIONAL_ERROR_FIELD[kind] === "error" ? { error: keyError } : { errors: [keyError] };
-  // Each transactional response type has the field chosen above; the cast only joins the union of cases.
-  return tikvpb.BatchCommandsResponse_Response.fromPartial({
-    cmd: { $case: kind, value },
-  } as tikvpb.DeepPartial<tikvpb.BatchCommandsResponse_Response>);
 }

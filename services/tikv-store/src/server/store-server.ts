@@ -16,7 +16,7 @@ import { Server } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { PdClient, PdServerError, type ReconnectBackoffPolicy } from "#client";
 import { createLogger, createRegistry, type Logger, type LogLevel, MetricFactory } from "#observability";
-import { metapb, pdpb, tikvpb } from "#proto";
+import { deadlock, metapb, pdpb, tikvpb } from "#proto";
 import {
   type Clock,
   ConfigError,
@@ -45,6 +45,7 @@ import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
 import { createSnapshotHandler } from "./snapshot-stream.ts";
 import { PdStoreResolver } from "./store-resolver.ts";
 import { createTikvService } from "./tikv-service.ts";
+import { TxnLayer } from "./txn-layer.ts";
 
 export const STORE_VERSION: string = packageJson.version;
 
@@ -238,11 +239,23 @@ async function startParts(
   closers.push(() => pd.close());
   const storeId = await resolveStoreId(pd, options.dataDir);
   const log = logger.child({ storeId });
-  const observer: { pdWorker?: PdWorker } = {};
-  const { store, transport } = await openRaftstore(start, pd, storeId, (regionId) =>
-    observer.pdWorker?.regionChanged(regionId),
-  );
-  const address = await serveGrpc(start, store, transport, log);
+  const observer: { pdWorker?: PdWorker; txnLayer?: TxnLayer } = {};
+  const { store, transport } = await openRaftstore(start, pd, storeId, (regionId) => {
+    observer.pdWorker?.regionChanged(regionId);
+    observer.txnLayer?.regionChanged();
+  });
+  const txnLayer = new TxnLayer({
+    store,
+    pd,
+    limits: options.limits,
+    factory: start.factory,
+    clock,
+    timers,
+    random,
+    logger: log,
+  });
+  observer.txnLayer = txnLayer;
+  const address = await serveGrpc(start, store, transport, txnLayer, log);
   const statusAddress = await serveStatus(start, store, address);
   const storeMeta = metapb.Store.fromPartial({
     id: storeId,
@@ -336,6 +349,7 @@ async function serveGrpc(
   start: StartContext,
   store: Store,
   transport: GrpcRaftTransport,
+  txnLayer: TxnLayer,
   log: Logger,
 ): Promise<string> {
   const { options, metrics, clock, timers } = start;
@@ -376,6 +390,7 @@ async function serveGrpc(
     createTikvService({
       store: served,
       handlers,
+      txnHandlers: txnLayer.handlers,
       limits: options.limits,
       batchCommandsMaxInFlight: options.batchCommandsMaxInFlight,
       raftReceiver,
@@ -384,9 +399,12 @@ async function serveGrpc(
       logger: log,
     }),
   );
+  grpc.addService(deadlock.DeadlockService, txnLayer.deadlockService);
   const listen = parseHostPort(options.listenAddress, "server.addr");
   const port = await bindGrpcServer(grpc, listen.host, listen.port);
   start.closers.push(() => shutdownGrpcServer(grpc, GRPC_SHUTDOWN_GRACE_MS, timers));
+  // Runs before the server's shutdown (closers run newest first): lock waiters end, so their RPCs answer.
+  start.closers.push(() => txnLayer.close());
   return advertisedAddress(options.advertiseAddress, { host: listen.host, port });
 }
 

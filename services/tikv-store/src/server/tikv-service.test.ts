@@ -3,6 +3,7 @@
  * every raw RPC, the validation that answers before the store is touched, region errors, and the
  * BatchCommands stream's id matching, concurrency and in-flight bound.
  */
+
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { type ClientDuplexStream, Server, ServerCredentials, type ServiceError, status } from "@grpc/grpc-js";
@@ -11,10 +12,17 @@ import { createRegistry, MetricFactory } from "#observability";
 import { kvrpcpb, metapb, tikvpb } from "#proto";
 import { systemClock, systemTimers } from "#runtime";
 import type { RawPair, RawScanOptions } from "../engine/kv-engine.ts";
+import type { Modify } from "../mvcc/mvcc-txn.ts";
 import { NotLeaderError } from "../raftstore/region-errors.ts";
+import { MemoryMvccStorage } from "../testing/memory-mvcc-storage.ts";
 import { RecordingSnapshotSink, TEST_MAX_MESSAGE_BYTES } from "../testing/recording-raft-server.ts";
 import { silentLogger } from "../testing/silent-observability.ts";
 import { waitFor } from "../testing/wait-for.ts";
+import { ConcurrencyManager } from "../txn/concurrency-manager.ts";
+import { Latches } from "../txn/latches.ts";
+import { TxnScheduler } from "../txn/scheduler.ts";
+import { createDetachedTxnMetrics } from "../txn/txn-metrics.ts";
+import type { TxnStore } from "../txn/txn-store.ts";
 import { createTikvClient } from "./grpc-options.ts";
 import { RaftReceiver } from "./raft-receiver.ts";
 import { RawKvHandlers } from "./raw-kv-handlers.ts";
@@ -31,6 +39,7 @@ import { createServerMetrics } from "./server-metrics.ts";
 import { createSnapshotHandler } from "./snapshot-stream.ts";
 import { createTikvService } from "./tikv-service.ts";
 import { TransportFilterChain } from "./transport-filter.ts";
+import { TxnKvHandlers } from "./txn-kv-handlers.ts";
 
 const STORE_ID = 1n;
 const LIMITS: RequestLimits = {
@@ -53,9 +62,10 @@ const context = (overrides: Partial<kvrpcpb.Context> = {}) =>
   });
 
 /** Writes to keys starting with "slow" wait until the test releases them. */
-class StubStore implements ServedStore {
+class StubStore implements ServedStore, TxnStore {
   readonly storeId = STORE_ID;
   readonly data = new Map<string, Uint8Array>();
+  readonly mvcc = new MemoryMvccStorage();
   calls = 0;
   failNext: unknown;
   readonly held: Array<() => void> = [];
@@ -94,6 +104,8 @@ class StubStore implements ServedStore {
     this.enter();
     const reader: RegionReader = {
       region: metapb.Region.fromPartial({ id: 1n }),
+      term: 1,
+      mvcc: this.mvcc,
       get: async (key) => this.data.get(text(key)),
       batchGet: async (keys) => keys.map((key) => this.data.get(text(key))),
       scan: async (range) => this.scan(range),
@@ -114,6 +126,19 @@ class StubStore implements ServedStore {
   }
 
   onRaftMessages(): void {}
+
+  async writeTxn(_context: kvrpcpb.Context, _read: unknown, modifies: readonly Modify[]): Promise<void> {
+    this.enter();
+    this.mvcc.apply(modifies);
+  }
+
+  async deleteTxnRange(): Promise<void> {
+    this.enter();
+  }
+
+  async unsafeDestroyRange(): Promise<void> {
+    this.enter();
+  }
 
   private enter(): void {
     this.calls++;
@@ -158,12 +183,36 @@ describe("tikv service", () => {
       clock: systemClock,
       logger,
     });
+    const concurrency = new ConcurrencyManager();
+    const txnMetrics = createDetachedTxnMetrics();
+    const txnHandlers = new TxnKvHandlers({
+      store,
+      scheduler: new TxnScheduler({
+        store,
+        latches: new Latches(64, 64),
+        concurrency,
+        lockReleases: { released: () => {} },
+        tso: async () => 1n,
+        maxWriteBytes: LIMITS.maxEntryBytes,
+        busyBackoffMs: 10,
+        metrics: txnMetrics,
+        clock: systemClock,
+      }),
+      concurrency,
+      lockWaiter: { wait: async () => ({ kind: "timeout" }) },
+      limits: LIMITS,
+      defaultLockWaitTimeoutMs: 0,
+      metrics: txnMetrics,
+      clock: systemClock,
+      logger,
+    });
     server = new Server();
     server.addService(
       tikvpb.TikvService,
       createTikvService({
         store,
         handlers,
+        txnHandlers,
         limits: LIMITS,
         batchCommandsMaxInFlight: MAX_IN_FLIGHT,
         raftReceiver: new RaftReceiver({
@@ -480,16 +529,58 @@ describe("tikv service", () => {
   });
 
   describe("other RPCs", () => {
-    test("transactional RPCs answer UNIMPLEMENTED with a message", async () => {
-      await assert.rejects(
-        call<kvrpcpb.GetResponse>((done) =>
-          client.kvGet(kvrpcpb.GetRequest.fromPartial({ context: context() }), done),
+    test("transactional RPCs run: prewrite, commit and get answer over unary calls", async () => {
+      const prewrite = await call<kvrpcpb.PrewriteResponse>((done) =>
+        client.kvPrewrite(
+          kvrpcpb.PrewriteRequest.fromPartial({
+            context: context(),
+            mutations: [{ op: kvrpcpb.Op.PUT, key: bytes("t1"), value: bytes("v1") }],
+            primaryLock: bytes("t1"),
+            startTs: 10n,
+            lockTtlMs: 3000n,
+          }),
+          done,
         ),
-        (error: ServiceError) =>
-          error.code === status.UNIMPLEMENTED &&
-          /KvGet|kvGet/.test(error.details) &&
-          /raw key-value/.test(error.details),
       );
+      assert.deepEqual(prewrite.errors, []);
+      const locked = await call<kvrpcpb.GetResponse>((done) =>
+        client.kvGet(
+          kvrpcpb.GetRequest.fromPartial({ context: context(), key: bytes("t1"), readTs: 20n }),
+          done,
+        ),
+      );
+      assert.equal(locked.error?.locked?.lockTs, 10n);
+      const committed = await call<kvrpcpb.CommitResponse>((done) =>
+        client.kvCommit(
+          kvrpcpb.CommitRequest.fromPartial({
+            context: context(),
+            keys: [bytes("t1")],
+            startTs: 10n,
+            commitTs: 15n,
+          }),
+          done,
+        ),
+      );
+      assert.equal(committed.error, undefined);
+      const read = await call<kvrpcpb.GetResponse>((done) =>
+        client.kvGet(
+          kvrpcpb.GetRequest.fromPartial({ context: context(), key: bytes("t1"), readTs: 20n }),
+          done,
+        ),
+      );
+      assert.equal(text(read.value), "v1");
+      const invalid = await call<kvrpcpb.CommitResponse>((done) =>
+        client.kvCommit(
+          kvrpcpb.CommitRequest.fromPartial({
+            context: context(),
+            keys: [bytes("t1")],
+            startTs: 10n,
+            commitTs: 5n,
+          }),
+          done,
+        ),
+      );
+      assert.match(invalid.error?.abort ?? "", /commit_ts 5 must be greater than start_ts 10/);
     });
 
     test("SplitRegion validates its keys and returns the resulting regions", async () => {
@@ -576,7 +667,7 @@ describe("tikv service", () => {
       assert.equal(answer(11n).$case, "rawPut");
       assert.deepEqual(answer(12n), { $case: "empty", value: { testId: 77n } });
       assert.equal(answer(13n).$case, "get");
-      assert.match((answer(13n).value as kvrpcpb.GetResponse).error?.abort ?? "", /not implemented/);
+      assert.match((answer(13n).value as kvrpcpb.GetResponse).error?.abort ?? "", /key is empty/);
       assert.match((answer(14n).value as kvrpcpb.RawGetResponse).error, /no context/);
     });
 

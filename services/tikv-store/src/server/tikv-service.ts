@@ -1,13 +1,12 @@
 /**
  * The store's `tikvpb.Tikv` gRPC service: raw key-value RPCs (raw-kv-handlers.ts), the same requests on
  * the BatchCommands stream (batch-commands.ts), an explicit SplitRegion, and store-to-store raft and
- * snapshot traffic (raft-receiver.ts, snapshot-stream.ts). Transactional RPCs answer UNIMPLEMENTED with a
- * message saying so, until the transaction layer exists.
+ * snapshot traffic (raft-receiver.ts, snapshot-stream.ts), and the transactional RPCs (txn-kv-handlers.ts).
  */
 import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Logger } from "#observability";
 import type { kvrpcpb, tikvpb } from "#proto";
-import { createBatchCommandsHandler, TRANSACTIONS_UNIMPLEMENTED } from "./batch-commands.ts";
+import { createBatchCommandsHandler } from "./batch-commands.ts";
 import type { RaftReceiver } from "./raft-receiver.ts";
 import type { RawKvHandlers } from "./raw-kv-handlers.ts";
 import { describeFailure, toRegionErrorProto } from "./region-errors.ts";
@@ -19,10 +18,12 @@ import {
 } from "./request-validation.ts";
 import type { ServedStore } from "./served-store.ts";
 import type { GrpcMetrics } from "./server-metrics.ts";
+import type { TxnKvHandlers } from "./txn-kv-handlers.ts";
 
 export interface TikvServiceOptions {
   readonly store: ServedStore;
   readonly handlers: RawKvHandlers;
+  readonly txnHandlers: TxnKvHandlers;
   readonly limits: RequestLimits;
   readonly batchCommandsMaxInFlight: number;
   readonly raftReceiver: RaftReceiver;
@@ -31,30 +32,26 @@ export interface TikvServiceOptions {
   readonly logger: Logger;
 }
 
-const TRANSACTIONAL_RPCS = [
-  "kvGet",
-  "kvScan",
-  "kvPrewrite",
-  "kvPessimisticLock",
-  "kvPessimisticRollback",
-  "kvTxnHeartBeat",
-  "kvCheckTxnStatus",
-  "kvCommit",
-  "kvCleanup",
-  "kvBatchGet",
-  "kvBatchRollback",
-  "kvScanLock",
-  "kvResolveLock",
-  "kvGc",
-  "kvCheckSecondaryLocks",
-  "kvDeleteRange",
-  "unsafeDestroyRange",
-] as const;
-
 export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServer {
-  const { handlers } = options;
+  const { handlers, txnHandlers: txn } = options;
   return {
-    ...transactionalRpcs(),
+    kvGet: unary((request) => txn.kvGet(request)),
+    kvScan: unary((request) => txn.kvScan(request)),
+    kvPrewrite: unary((request) => txn.kvPrewrite(request)),
+    kvPessimisticLock: unary((request) => txn.kvPessimisticLock(request)),
+    kvPessimisticRollback: unary((request) => txn.kvPessimisticRollback(request)),
+    kvTxnHeartBeat: unary((request) => txn.kvTxnHeartBeat(request)),
+    kvCheckTxnStatus: unary((request) => txn.kvCheckTxnStatus(request)),
+    kvCommit: unary((request) => txn.kvCommit(request)),
+    kvCleanup: unary((request) => txn.kvCleanup(request)),
+    kvBatchGet: unary((request) => txn.kvBatchGet(request)),
+    kvBatchRollback: unary((request) => txn.kvBatchRollback(request)),
+    kvScanLock: unary((request) => txn.kvScanLock(request)),
+    kvResolveLock: unary((request) => txn.kvResolveLock(request)),
+    kvGc: unary((request) => txn.kvGc(request)),
+    kvCheckSecondaryLocks: unary((request) => txn.kvCheckSecondaryLocks(request)),
+    kvDeleteRange: unary((request) => txn.kvDeleteRange(request)),
+    unsafeDestroyRange: unary((request) => txn.unsafeDestroyRange(request)),
     rawGet: unary((request) => handlers.rawGet(request)),
     rawBatchGet: unary((request) => handlers.rawBatchGet(request)),
     rawPut: unary((request) => handlers.rawPut(request)),
@@ -70,6 +67,7 @@ export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServe
     snapshot: options.snapshot,
     batchCommands: createBatchCommandsHandler({
       handlers,
+      txnHandlers: txn,
       maxInFlight: options.batchCommandsMaxInFlight,
       metrics: options.metrics,
       logger: options.logger,
@@ -87,15 +85,6 @@ function unary<Request, Response>(
       (error: unknown) => callback({ code: status.INTERNAL, details: describeFailure(error) }),
     );
   };
-}
-
-function transactionalRpcs(): Pick<tikvpb.TikvServer, (typeof TRANSACTIONAL_RPCS)[number]> {
-  const refuse = (name: string) => (_call: unknown, callback: sendUnaryData<never>) =>
-    callback({ code: status.UNIMPLEMENTED, details: `${name}: ${TRANSACTIONS_UNIMPLEMENTED}` });
-  return Object.fromEntries(TRANSACTIONAL_RPCS.map((name) => [name, refuse(name)])) as Pick<
-    tikvpb.TikvServer,
-    (typeof TRANSACTIONAL_RPCS)[number]
-  >;
 }
 
 /**
