@@ -35,16 +35,8 @@ export async function pessimisticLock(
       return { kind: "error", error: { kind: "locked", key, lock } };
     }
     if (lock === undefined) {
-      const own = await reader.writeAt(key, params.startTs);
-      if (own !== undefined && (own.type === "rollback" || own.hasOverlappedRollback)) {
-        return {
-          kind: "error",
-          error: {
-            kind: "abort",
-            reason: `pessimistic lock of transaction ${params.startTs} was rolled back`,
-          },
-        };
-      }
+      const settled = await settledTxnError(reader, key, params.startTs);
+      if (settled !== undefined) return { kind: "error", error: settled };
       const conflict = await newerVersionConflict(
         reader,
         key,
@@ -82,6 +74,25 @@ export async function pessimisticLock(
     // Our own prewrite lock already: the key is ours, nothing to change.
   }
   return { kind: "locked-all", values };
+}
+
+/**
+ * A request arriving after its transaction ended on the key (a resolver rolled it back, or it committed
+ * and this is a stale retry) must not leave a lock behind.
+ */
+async function settledTxnError(
+  reader: MvccReader,
+  key: Uint8Array,
+  startTs: bigint,
+): Promise<KeyError | undefined> {
+  const record = await reader.txnCommitRecord(key, startTs);
+  if (record.kind === "rolled-back") {
+    return { kind: "abort", reason: `pessimistic lock of transaction ${startTs} was rolled back` };
+  }
+  if (record.kind === "committed") {
+    return { kind: "abort", reason: `transaction ${startTs} already committed at ${record.commitTs}` };
+  }
+  return undefined;
 }
 
 /** Drops our pessimistic locks taken at or before for_update_ts (a statement rolled back its locks). */
