@@ -52,6 +52,7 @@ export function createTikvService(options: TikvServiceOptions): tikvpb.TikvServe
     kvCheckSecondaryLocks: unary((request) => txn.kvCheckSecondaryLocks(request)),
     kvDeleteRange: unary((request) => txn.kvDeleteRange(request)),
     unsafeDestroyRange: unary((request) => txn.unsafeDestroyRange(request)),
+    mvccGetByKey: unary((request) => txn.mvccGetByKey(request)),
     rawGet: unary((request) => handlers.rawGet(request)),
     rawBatchGet: unary((request) => handlers.rawBatchGet(request)),
     rawPut: unary((request) => handlers.rawPut(request)),

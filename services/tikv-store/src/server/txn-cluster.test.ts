@@ -12,6 +12,7 @@ import { TXN_DATA_PREFIX } from "../engine/keys.ts";
 import { DATA_COLUMN_FAMILIES } from "../engine/kv-engine.ts";
 import { bytes, text } from "../testing/bytes.ts";
 import { StoreCluster } from "../testing/cluster/store-cluster.ts";
+import { grpcCall, StoreClients } from "../testing/raw-rpc.ts";
 import { TxnRpc } from "../testing/txn-rpc.ts";
 
 const put = (key: string, value: string): kvrpcpb.Mutation => ({
@@ -165,6 +166,147 @@ describe("transactions on a gRPC cluster", () => {
       client.kvPessimisticRollback({ context, startTs: ts2, forUpdateTs: ts2, keys: [k2] }, done),
     );
     assert.deepEqual((await first).errors, []);
+  });
+  test("bad input is refused with a clear error and writes nothing", async () => {
+    const startTs = await tso();
+    const prewrite = (mutations: kvrpcpb.Mutation[], overrides: Partial<kvrpcpb.PrewriteRequest> = {}) =>
+      rpc.callOnce<kvrpcpb.PrewriteResponse>(bytes("b-1"), (client, context, done) =>
+        client.kvPrewrite(
+          kvrpcpb.PrewriteRequest.fromPartial({
+            context,
+            mutations,
+            primaryLock: bytes("b-1"),
+            startTs,
+            lockTtlMs: 3000n,
+            ...overrides,
+          }),
+          done,
+        ),
+      );
+    const abortOf = (response: kvrpcpb.PrewriteResponse) => response.errors[0]?.abort ?? "";
+    assert.match(abortOf(await prewrite([put("", "v")])), /key 0 of the batch is empty/);
+    assert.match(abortOf(await prewrite([put("b-1", "v")], { startTs: 0n })), /start_ts is 0/);
+    assert.match(
+      abortOf(await prewrite([{ op: 99 as kvrpcpb.Op, key: bytes("b-1"), value: bytes("v") }])),
+      /mutation 0 has op 99/,
+    );
+    assert.match(abortOf(await prewrite([put("b-1", "v"), put("b-1", "w")])), /appears twice/);
+    const many = Array.from({ length: 100_000 }, (_, index) => put(`b-${index}`, "v"));
+    assert.match(abortOf(await prewrite(many)), /100000 keys, over the limit/);
+    const outside = await prewrite([put("zz-outside", "v")]);
+    assert.ok(
+      outside.regionError?.keyNotInRegion !== undefined,
+      "a key outside the region is a region error",
+    );
+    const commit = await rpc.callOnce<kvrpcpb.CommitResponse>(bytes("b-1"), (client, context, done) =>
+      client.kvCommit({ context, keys: [bytes("b-1")], startTs, commitTs: startTs - 1n }, done),
+    );
+    assert.match(commit.error?.abort ?? "", /must be greater than start_ts/);
+    for (const key of ["b-1", "b-0", "zz-outside"]) {
+      const history = await rpc.mvcc(bytes(key));
+      assert.equal(history.lock, undefined, `${key} is not locked`);
+      assert.deepEqual(history.writes, [], `${key} has no versions`);
+    }
+  });
+
+  test("async commit picks a min_commit_ts above every read served, and 1PC commits with no lock left", async () => {
+    const key = bytes("ac-1");
+    // A reader far in the future raises the store's max_ts.
+    const futureReadTs = (await tso()) + (60_000n << 18n);
+    assert.equal((await rpc.get(key, futureReadTs)).notFound, true);
+    const startTs = await tso();
+    const response = await rpc.callOnce<kvrpcpb.PrewriteResponse>(key, (client, context, done) =>
+      client.kvPrewrite(
+        kvrpcpb.PrewriteRequest.fromPartial({
+          context,
+          mutations: [put("ac-1", "async")],
+          primaryLock: key,
+          startTs,
+          lockTtlMs: 3000n,
+          useAsyncCommit: true,
+        }),
+        done,
+      ),
+    );
+    assert.deepEqual(response.errors, []);
+    assert.ok(response.minCommitTs > futureReadTs, "min_commit_ts is above the read that already happened");
+    assert.equal((await rpc.mvcc(key)).lock?.useAsyncCommit, true);
+    assert.equal(await rpc.commit([key], startTs, response.minCommitTs), undefined);
+    assert.equal(text((await rpc.get(key, response.minCommitTs)).value), "async");
+
+    const onePcKey = bytes("ac-2");
+    const onePcStart = await tso();
+    const onePc = await rpc.callOnce<kvrpcpb.PrewriteResponse>(onePcKey, (client, context, done) =>
+      client.kvPrewrite(
+        kvrpcpb.PrewriteRequest.fromPartial({
+          context,
+          mutations: [put("ac-2", "one phase")],
+          primaryLock: onePcKey,
+          startTs: onePcStart,
+          lockTtlMs: 3000n,
+          tryOnePc: true,
+        }),
+        done,
+      ),
+    );
+    assert.deepEqual(onePc.errors, []);
+    assert.ok(onePc.onePcCommitTs > onePcStart);
+    const history = await rpc.mvcc(onePcKey);
+    assert.equal(history.lock, undefined);
+    assert.deepEqual(
+      history.writes.map((write) => [write.type, write.startTs, write.commitTs]),
+      [[kvrpcpb.MvccWriteType.PUT, onePcStart, onePc.onePcCommitTs]],
+    );
+  });
+
+  test("KvGC keeps the newest version below the safe point; DeleteRange and UnsafeDestroyRange drop ranges", async () => {
+    const key = bytes("g-1");
+    for (const value of ["one", "two", "three"]) {
+      const ts = await tso();
+      assert.deepEqual(await rpc.prewrite([put("g-1", value)], key, ts), []);
+      assert.equal(await rpc.commit([key], ts, await tso()), undefined);
+    }
+    assert.equal((await rpc.mvcc(key)).writes.length, 3);
+    const safePoint = await tso();
+    const gc = await rpc.call<kvrpcpb.GCResponse>(key, (client, context, done) =>
+      client.kvGc({ context, safePoint }, done),
+    );
+    assert.equal(gc.error, undefined);
+    const kept = (await rpc.mvcc(key)).writes;
+    assert.equal(kept.length, 1);
+    assert.equal(text((await rpc.get(key, await tso())).value), "three");
+
+    for (const name of ["dr-1", "dr-2", "ud-1", "ud-2"]) {
+      const ts = await tso();
+      assert.deepEqual(await rpc.prewrite([put(name, "x")], bytes(name), ts), []);
+      assert.equal(await rpc.commit([bytes(name)], ts, await tso()), undefined);
+    }
+    const deleted = await rpc.call<kvrpcpb.DeleteRangeResponse>(bytes("dr-"), (client, context, done) =>
+      client.kvDeleteRange({ context, startKey: bytes("dr-"), endKey: bytes("dr.") }, done),
+    );
+    assert.equal(deleted.error, "");
+    const clients = new StoreClients();
+    try {
+      for (const index of cluster.runningIndexes()) {
+        const destroyed = await grpcCall<kvrpcpb.UnsafeDestroyRangeResponse>((done) =>
+          clients.for(cluster.server(index).address).unsafeDestroyRange(
+            kvrpcpb.UnsafeDestroyRangeRequest.fromPartial({
+              context: { peer: { storeId: cluster.storeId(index) } },
+              startKey: bytes("ud-"),
+              endKey: bytes("ud."),
+            }),
+            done,
+          ),
+        );
+        assert.equal(destroyed.error, "");
+      }
+    } finally {
+      clients.close();
+    }
+    const readTs = await tso();
+    for (const name of ["dr-1", "dr-2", "ud-1", "ud-2"]) {
+      assert.equal((await rpc.get(bytes(name), readTs)).notFound, true, `${name} is gone`);
+    }
   });
 });
 

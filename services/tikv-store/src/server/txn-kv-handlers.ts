@@ -12,6 +12,7 @@ import type { Logger } from "#observability";
 import { type errorpb, kvrpcpb } from "#proto";
 import { type Clock, InvariantError } from "#runtime";
 import { type KeyError, KeyErrorException } from "../mvcc/key-error.ts";
+import { keyHistory } from "../mvcc/key-history.ts";
 import type { LockRecord } from "../mvcc/lock-record.ts";
 import { type ReadOptions, SnapshotReader } from "../mvcc/snapshot-reader.ts";
 import type { RegionReader } from "../raftstore/read-path.ts";
@@ -42,7 +43,13 @@ import {
   InvalidRequestError,
   type RequestLimits,
 } from "./request-validation.ts";
-import { keyErrorToProto, lockInfoToProto, prewriteOp, TXN_ACTION_TO_PROTO } from "./txn-proto.ts";
+import {
+  keyErrorToProto,
+  lockInfoToProto,
+  prewriteOp,
+  TXN_ACTION_TO_PROTO,
+  WRITE_TYPE_TO_PROTO,
+} from "./txn-proto.ts";
 
 export interface TxnKvHandlersOptions {
   readonly store: TxnStore;
@@ -87,6 +94,8 @@ function inErrorText<Response extends { error: string }>(): FailureShape<Respons
 /** Locks are resolved or pruned in batches of this many keys, so one raft command stays small. */
 const RESOLVE_BATCH_KEYS = 256;
 const GC_BATCH_KEYS = 256;
+/** Versions (and values) MvccGetByKey returns at most. */
+const MAX_HISTORY_VERSIONS = 1000;
 /** Bounds the loops over a region's locks or versions (each pass makes progress; this only guards bugs). */
 const MAX_REGION_PASSES = 100_000;
 
@@ -640,6 +649,33 @@ export class TxnKvHandlers {
         checkRange(request.startKey, request.endKey, this.options.limits);
         await this.options.store.unsafeDestroyRange(request.startKey, request.endKey);
         return {};
+      },
+    );
+  }
+
+  mvccGetByKey(request: kvrpcpb.MvccGetByKeyRequest): Promise<kvrpcpb.MvccGetByKeyResponse> {
+    return this.run<kvrpcpb.MvccGetByKeyResponse>(
+      "mvcc_get_by_key",
+      kvrpcpb.MvccGetByKeyResponse,
+      inErrorText(),
+      async () => {
+        const context = this.context(request.context);
+        checkKey(request.key, this.options.limits);
+        const history = await this.leaderRead(context, { kind: "keys", keys: [request.key] }, (region) =>
+          keyHistory(region.mvcc, request.key, MAX_HISTORY_VERSIONS),
+        );
+        return {
+          lock: history.lock === undefined ? undefined : lockInfoToProto(request.key, history.lock),
+          writes: history.writes.map(({ commitTs, write }) => ({
+            type: WRITE_TYPE_TO_PROTO[write.type],
+            startTs: write.startTs,
+            commitTs,
+            shortValue: write.shortValue ?? new Uint8Array(0),
+            hasOverlappedRollback: write.hasOverlappedRollback,
+          })),
+          values: [...history.values],
+          truncated: history.truncated,
+        };
       },
     );
   }

@@ -6,6 +6,7 @@
 import { kvrpcpb } from "#proto";
 import type { KeyError } from "../mvcc/key-error.ts";
 import type { LockRecord, LockType } from "../mvcc/lock-record.ts";
+import type { WriteType } from "../mvcc/write-record.ts";
 import type { TxnAction } from "../txn/actions/check-txn-status.ts";
 import type { MutationOp } from "../txn/actions/prewrite.ts";
 
@@ -100,4 +101,11 @@ export const TXN_ACTION_TO_PROTO: { readonly [Action in TxnAction]: kvrpcpb.Acti
   "min-commit-ts-pushed": kvrpcpb.Action.MIN_COMMIT_TS_PUSHED,
   "ttl-expire-pessimistic-rollback": kvrpcpb.Action.TTL_EXPIRE_PESSIMISTIC_ROLLBACK,
   "lock-not-exist-do-nothing": kvrpcpb.Action.LOCK_NOT_EXIST_DO_NOTHING,
+};
+
+export const WRITE_TYPE_TO_PROTO: { readonly [Type in WriteType]: kvrpcpb.MvccWriteType } = {
+  put: kvrpcpb.MvccWriteType.PUT,
+  delete: kvrpcpb.MvccWriteType.DELETE,
+  lock: kvrpcpb.MvccWriteType.LOCK,
+  rollback: kvrpcpb.MvccWriteType.ROLLBACK,
 };

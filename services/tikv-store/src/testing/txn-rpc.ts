@@ -59,6 +59,27 @@ export class TxnRpc {
     }
   }
 
+  /** One request to the leader of `key`'s region as the harness sees it now, without retries. */
+  async callOnce<Response>(key: Uint8Array, send: Send<Response>): Promise<Response> {
+    const leader = this.cluster.route(key);
+    const context = kvrpcpb.Context.fromPartial({
+      regionId: leader.region.id,
+      regionEpoch: leader.region.regionEpoch,
+      peer: leader.peer,
+    });
+    const client = this.clients.for(this.cluster.server(leader.index).address);
+    return new Promise<Response>((resolve, reject) =>
+      send(client, context, (error, answer) => (error ? reject(error) : resolve(answer))),
+    );
+  }
+
+  /** The key's lock and versions as its region's leader stores them. */
+  mvcc(key: Uint8Array): Promise<kvrpcpb.MvccGetByKeyResponse> {
+    return this.call<kvrpcpb.MvccGetByKeyResponse>(key, (client, context, done) =>
+      client.mvccGetByKey({ context, key }, done),
+    );
+  }
+
   /** Groups keys by their region now, so a batch request goes to each region once. */
   byRegion<T extends { readonly key: Uint8Array }>(items: readonly T[]): T[][] {
     const groups = new Map<bigint, T[]>();
