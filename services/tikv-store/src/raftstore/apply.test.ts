@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { metapb, type raft_cmdpb } from "#proto";
+import { appendTs, encodeBytes } from "#codec";
+import { metapb, raft_cmdpb } from "#proto";
 import { type Entry, EntryType, encodeConfChange } from "#raft";
 import { WriteBatch } from "#rocksdb";
 import { ApplyInvariantError, type ApplyState, ApplyTurn, applyEntries } from "./apply.ts";
@@ -146,6 +147,43 @@ test("a command from an older epoch or for a key outside the region writes nothi
     applyTurn.batch.operations.filter((operation) => operation.columnFamily === "default").length,
     1,
   );
+});
+
+test("transactional writes land in their column family under the txn prefix; malformed or outside keys write nothing", () => {
+  const applyTurn = turn();
+  const mvccKey = (key: string) => appendTs(encodeBytes(text(key)), 5n);
+  const txnPut = (key: Uint8Array, cf = raft_cmdpb.TxnColumnFamily.WRITE): raft_cmdpb.Request => ({
+    cmd: { $case: "txnPut", value: { cf, key, value: text("record") } },
+  });
+  const applied = applyEntries(
+    applyTurn,
+    state(),
+    decode([
+      normalEntry(
+        11,
+        command({
+          requests: [txnPut(mvccKey("c")), txnPut(encodeBytes(text("d")), raft_cmdpb.TxnColumnFamily.LOCK)],
+        }),
+      ),
+      normalEntry(12, command({ requests: [txnPut(mvccKey("z"))] })),
+      normalEntry(13, command({ requests: [txnPut(text("not an mvcc key"))] })),
+      normalEntry(14, command({ requests: [txnPut(mvccKey("c"), 7 as raft_cmdpb.TxnColumnFamily)] })),
+    ]),
+    () => 2,
+  );
+  const [fine, outside, malformed, unknownFamily] = applied.map((entry) => entry.outcome);
+  assert.ok(fine!.ok);
+  assert.ok(!outside!.ok && outside!.error instanceof KeyNotInRegionError);
+  assert.ok(!malformed!.ok && malformed!.error instanceof InvalidCommandError);
+  assert.ok(!unknownFamily!.ok && unknownFamily!.error instanceof InvalidCommandError);
+  const data = applyTurn.batch.operations.filter((operation) => operation.columnFamily !== "raft");
+  assert.deepEqual(
+    data.map((operation) => operation.columnFamily),
+    ["write", "lock"],
+  );
+  for (const operation of data) {
+    assert.ok(operation.kind === "put" && Buffer.from(operation.key).subarray(0, 2).toString() === "zx");
+  }
 });
 
 test("compare-and-swap reads the stored value, then the batch's own earlier writes", () => {
