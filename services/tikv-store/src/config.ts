@@ -226,6 +226,28 @@ export const storeConfigSchema = defineConfigSchema({
     default: "1MiB",
     doc: "Size of one chunk of a region snapshot on the Snapshot stream.",
   },
+  "storage.scheduler-max-waiting-commands": {
+    type: "int",
+    default: 16384,
+    min: 1,
+    doc: "Transactional write commands that may wait for latches (their keys are busy) before the store answers ServerIsBusy (like TiKV's scheduler-pending-write-threshold).",
+  },
+  "pessimistic-txn.wait-for-lock-timeout": {
+    type: "duration",
+    default: "1s",
+    doc: "How long a pessimistic lock request that asks for the default wait waits for another transaction's lock (TiKV's default); requests may name their own wait.",
+  },
+  "pessimistic-txn.wake-up-delay-duration": {
+    type: "duration",
+    default: "20ms",
+    doc: "When a lock is released its oldest waiter wakes at once and the others after this delay, giving the oldest a head start.",
+  },
+  "pessimistic-txn.max-lock-waiters": {
+    type: "int",
+    default: 16384,
+    min: 1,
+    doc: "Pessimistic lock requests that may wait on this store at once; beyond it requests get ServerIsBusy.",
+  },
   "shutdown.leader-transfer-timeout": {
     type: "duration",
     default: "10s",

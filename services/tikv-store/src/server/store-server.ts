@@ -45,7 +45,7 @@ import { raftstoreSnapshotSink } from "./snapshot-sink.ts";
 import { createSnapshotHandler } from "./snapshot-stream.ts";
 import { PdStoreResolver } from "./store-resolver.ts";
 import { createTikvService } from "./tikv-service.ts";
-import { TxnLayer } from "./txn-layer.ts";
+import { TxnLayer, type TxnSettings } from "./txn-layer.ts";
 
 export const STORE_VERSION: string = packageJson.version;
 
@@ -70,6 +70,7 @@ export interface StoreServerOptions {
   readonly regionHeartbeatIntervalMs: number;
   readonly raftstore: RaftstoreConfig;
   readonly leaderTransferTimeoutMs: number;
+  readonly txn: TxnSettings;
   readonly logLevel: LogLevel;
   /** Overrides for tests; the real implementations otherwise. */
   readonly logger?: Logger;
@@ -153,6 +154,12 @@ export function storeOptionsFromConfig(config: StoreConfig): StoreServerOptions 
     regionHeartbeatIntervalMs: pd.regionHeartbeatInterval,
     raftstore: raftstoreConfigFrom(config),
     leaderTransferTimeoutMs: config.shutdown.leaderTransferTimeout,
+    txn: {
+      maxLatchWaiters: config.storage.schedulerMaxWaitingCommands,
+      lockWaitTimeoutMs: config.pessimisticTxn.waitForLockTimeout,
+      wakeUpDelayMs: config.pessimisticTxn.wakeUpDelayDuration,
+      maxLockWaiters: config.pessimisticTxn.maxLockWaiters,
+    },
     logLevel: config.log.level,
   };
 }
@@ -248,6 +255,7 @@ async function startParts(
     store,
     pd,
     limits: options.limits,
+    settings: options.txn,
     factory: start.factory,
     clock,
     timers,

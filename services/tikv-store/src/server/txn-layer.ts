@@ -23,16 +23,24 @@ import type { RequestLimits } from "./request-validation.ts";
 import { TxnKvHandlers } from "./txn-kv-handlers.ts";
 
 /** TiKV's scheduler has 2048 latch slots by default; plenty for one store's concurrent commands. */
-export const LATCH_SLOTS = 2048;
-/** Commands queued behind latches before the store answers ServerIsBusy. */
-export const MAX_LATCH_WAITERS = 16_384;
-/** A PessimisticLock asking for the default wait (0) waits this long [TiKV's wait-for-lock-timeout, 1 s]. */
-export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 1_000;
+const LATCH_SLOTS = 2048;
+/** A command that found the latches full retries after this pause. */
+const BUSY_BACKOFF_MS = 20;
+
+/** The `storage.*` and `pessimistic-txn.*` settings (config.ts). */
+export interface TxnSettings {
+  readonly maxLatchWaiters: number;
+  /** What a PessimisticLock asking for the default wait (0) waits. */
+  readonly lockWaitTimeoutMs: number;
+  readonly wakeUpDelayMs: number;
+  readonly maxLockWaiters: number;
+}
 
 export interface TxnLayerOptions {
   readonly store: Store;
   readonly pd: PdClient;
   readonly limits: RequestLimits;
+  readonly settings: TxnSettings;
   readonly factory: MetricFactory;
   readonly clock: Clock;
   readonly timers: Timers;
@@ -61,12 +69,19 @@ export class TxnLayer {
       logger,
     });
     const metrics = this.metrics;
-    this.lockWaits = new LockWaitManager({ detection: this.detectorClient, clock, timers, logger });
+    this.lockWaits = new LockWaitManager({
+      detection: this.detectorClient,
+      clock,
+      timers,
+      logger,
+      maxWaiters: options.settings.maxLockWaiters,
+      wakeUpDelayMs: options.settings.wakeUpDelayMs,
+    });
     const concurrency = new ConcurrencyManager();
     const lockWaits = this.lockWaits;
     const scheduler = new TxnScheduler({
       store,
-      latches: new Latches(LATCH_SLOTS, MAX_LATCH_WAITERS),
+      latches: new Latches(LATCH_SLOTS, options.settings.maxLatchWaiters),
       concurrency,
       lockReleases: {
         released: (locks) =>
@@ -81,7 +96,7 @@ export class TxnLayer {
       },
       tso: () => pd.getTimestamp(),
       maxWriteBytes: options.limits.maxEntryBytes,
-      busyBackoffMs: 20,
+      busyBackoffMs: BUSY_BACKOFF_MS,
       metrics,
       clock,
     });
@@ -91,7 +106,7 @@ export class TxnLayer {
       concurrency,
       lockWaiter: this.lockWaits,
       limits: options.limits,
-      defaultLockWaitTimeoutMs: DEFAULT_LOCK_WAIT_TIMEOUT_MS,
+      defaultLockWaitTimeoutMs: options.settings.lockWaitTimeoutMs,
       metrics,
       clock,
       logger,
