@@ -703,6 +703,81 @@ describe("tikv service", () => {
       await ended;
     });
 
+    test("transactional commands run on the stream, each answered in its own kind", async () => {
+      const exchange = async (requests: tikvpb.BatchCommandsRequest_Request[]) => {
+        const { stream, answers, ended } = open();
+        stream.write({ requestIds: requests.map((_, index) => BigInt(index)), requests });
+        stream.end();
+        assert.equal(await ended, undefined);
+        return requests.map((_, index) => {
+          const cmd = answers.get(BigInt(index))?.cmd;
+          assert.ok(cmd !== undefined, `no answer for request ${index}`);
+          return cmd;
+        });
+      };
+      const [prewrite] = await exchange([
+        {
+          cmd: {
+            $case: "prewrite",
+            value: kvrpcpb.PrewriteRequest.fromPartial({
+              context: context(),
+              mutations: [{ op: kvrpcpb.Op.PUT, key: bytes("s1"), value: bytes("stream") }],
+              primaryLock: bytes("s1"),
+              startTs: 30n,
+              lockTtlMs: 3000n,
+            }),
+          },
+        },
+      ]);
+      assert.equal(prewrite!.$case, "prewrite");
+      assert.deepEqual((prewrite!.value as kvrpcpb.PrewriteResponse).errors, []);
+      const [commit] = await exchange([
+        {
+          cmd: {
+            $case: "commit",
+            value: kvrpcpb.CommitRequest.fromPartial({
+              context: context(),
+              keys: [bytes("s1")],
+              startTs: 30n,
+              commitTs: 31n,
+            }),
+          },
+        },
+      ]);
+      assert.equal(commit!.$case, "commit");
+      const [get, scan, lock] = await exchange([
+        {
+          cmd: {
+            $case: "get",
+            value: kvrpcpb.GetRequest.fromPartial({ context: context(), key: bytes("s1"), readTs: 40n }),
+          },
+        },
+        {
+          cmd: {
+            $case: "scan",
+            value: kvrpcpb.ScanRequest.fromPartial({
+              context: context(),
+              startKey: bytes("s"),
+              endKey: bytes("t"),
+              readTs: 40n,
+            }),
+          },
+        },
+        {
+          cmd: {
+            $case: "scanLock",
+            value: kvrpcpb.ScanLockRequest.fromPartial({ context: context(), maxTs: 100n }),
+          },
+        },
+      ]);
+      assert.equal(text((get!.value as kvrpcpb.GetResponse).value), "stream");
+      assert.deepEqual(
+        (scan!.value as kvrpcpb.ScanResponse).pairs.map((pair) => text(pair.key)),
+        ["s1"],
+      );
+      assert.equal(lock!.$case, "scanLock");
+    });
+
     test("a batch with fewer ids than requests fails the stream with INVALID_ARGUMENT", async () => {
       const { stream, ended } = open();
       stream.write({ requestIds: [1n], requests: [put("x"), put("y")] });
