@@ -1,8 +1,7 @@
 /**
- * Commands of the action scripts (txn/actions/testdata/*.txt). Each runs one action against an in-memory
- * store the way the scheduler does: read through an MvccReader, collect into an MvccTxn, and apply the
- * modifications only when the action reports no error (a failed command writes nothing). A write
- * command prints its result, then each modification it applied (`+ cf key: record`, `- cf key`).
+ * Commands of the action scripts (txn/actions/testdata/*.txt). Each runs one action through the
+ * ActionHarness, as the scheduler would (a failed command writes nothing). A write command prints its
+ * result, then each modification it applied (`+ cf key: record`, `- cf key`).
  *
  *   reset | dump
  *   get <key> ts=<ts> [resolved=(<ts>,..)]
@@ -28,10 +27,10 @@
  *   pessimistic-rollback <key>.. start=<ts> for-update=<ts>
  *   gc safe-point=<ts> [start=<key>] [end=<key>] [max-keys=<n>]
  */
-import { compareBytes, encodeBytes } from "#codec";
+import { compareBytes } from "#codec";
 import type { KeyError } from "../../mvcc/key-error.ts";
 import { MvccReader } from "../../mvcc/mvcc-reader.ts";
-import { type Modify, MvccTxn } from "../../mvcc/mvcc-txn.ts";
+import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
 import { type ReadOptions, type ReadPair, SnapshotReader } from "../../mvcc/snapshot-reader.ts";
 import { batchRollback, cleanup } from "../../txn/actions/batch-rollback.ts";
 import { checkSecondaryLocks } from "../../txn/actions/check-secondary-locks.ts";
@@ -43,7 +42,8 @@ import { pessimisticLock, pessimisticRollback } from "../../txn/actions/pessimis
 import { type MutationOp, prewrite, type TxnMutation } from "../../txn/actions/prewrite.ts";
 import { resolveLocks } from "../../txn/actions/resolve-lock.ts";
 import { type LockedKey, scanLocks } from "../../txn/actions/scan-lock.ts";
-import { MemoryMvccStorage } from "../memory-mvcc-storage.ts";
+import type { MemoryMvccStorage } from "../memory-mvcc-storage.ts";
+import { ActionHarness } from "./action-harness.ts";
 import { formatEntry, formatKeyError, formatLock, formatModify } from "./record-format.ts";
 import { ScriptArguments } from "./script-arguments.ts";
 import type { ScriptArgument, ScriptStep } from "./script-file.ts";
@@ -62,7 +62,11 @@ const EVERYTHING = Number.MAX_SAFE_INTEGER;
 const EMPTY = new Uint8Array(0);
 
 export class ActionScriptEnvironment {
-  storage = new MemoryMvccStorage();
+  harness = new ActionHarness();
+
+  get storage(): MemoryMvccStorage {
+    return this.harness.storage;
+  }
 }
 
 type Handler = (env: ActionScriptEnvironment, args: ScriptArguments) => Promise<string[]>;
@@ -74,35 +78,17 @@ export async function runActionStep(env: ActionScriptEnvironment, step: ScriptSt
   if (handler === undefined) args.fail(`unknown command (one of ${Object.keys(COMMANDS).join(", ")})`);
   const lines = await handler(env, args);
   args.finish();
-  return lines.length === 0 ? "ok" : lines.join("\n");
+  return lines.join("\n");
 }
 
-/**
- * Runs an action as the scheduler does and applies its writes unless `failed(result)`. Also checks that
- * the locks it reports released are exactly the locks it deletes: lock waiters are woken from that list.
- */
+/** Runs an action through the harness and renders what it applied. */
 async function execute<Result>(
   env: ActionScriptEnvironment,
   action: (reader: MvccReader, txn: MvccTxn) => Promise<Result>,
   failed: (result: Result) => boolean,
 ): Promise<{ readonly result: Result; readonly written: string[] }> {
-  const txn = new MvccTxn();
-  const result = await action(new MvccReader(env.storage), txn);
-  if (failed(result)) return { result, written: [] };
-  checkReleasedLocks(txn);
-  env.storage.apply(txn.modifies);
-  return { result, written: txn.modifies.map(formatModify) };
-}
-
-function checkReleasedLocks(txn: MvccTxn): void {
-  const deleted = txn.modifies
-    .filter((modify: Modify) => modify.type === "delete" && modify.cf === "lock")
-    .map((modify) => modify.key);
-  const released = txn.releasedLocks.map((lock) => encodeBytes(lock.key));
-  const same =
-    deleted.length === released.length &&
-    deleted.every((key, index) => compareBytes(key, released[index]!) === 0);
-  if (!same) throw new Error("the released locks differ from the deleted locks");
+  const { result, applied } = await env.harness.run(action, failed);
+  return { result, written: applied.map(formatModify) };
 }
 
 const outcome = (error: KeyError | undefined): string => (error === undefined ? "ok" : formatKeyError(error));
@@ -311,8 +297,8 @@ async function dump(env: ActionScriptEnvironment): Promise<string[]> {
 
 const COMMANDS: Readonly<Record<string, Handler>> = {
   reset: async (env) => {
-    env.storage = new MemoryMvccStorage();
-    return [];
+    env.harness = new ActionHarness();
+    return ["ok"];
   },
   dump,
   get: async (env, args) => {
