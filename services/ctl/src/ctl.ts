@@ -8,13 +8,14 @@ import { runClusterCommand } from "./commands/cluster/cluster-command.ts";
 import { runKvCommand } from "./commands/kv/kv-command.ts";
 import { PD_COMMAND_NAMES, runPdCommand } from "./commands/pd/pd-command.ts";
 import { runPlaygroundCommand } from "./commands/playground/playground-command.ts";
+import { runTxnCommand } from "./commands/txn/txn-command.ts";
 import { CTL_USAGE } from "./commands/usage.ts";
 
 export { CTL_USAGE };
 
 /** `pd health` stays under `pd` only, so `health` alone cannot be mistaken for `cluster health`. */
 const TOP_LEVEL_PD_COMMANDS = PD_COMMAND_NAMES.filter((name) => name !== "health");
-const COMMANDS = ["cluster", ...TOP_LEVEL_PD_COMMANDS, "kv", "playground", "pd"];
+const COMMANDS = ["cluster", ...TOP_LEVEL_PD_COMMANDS, "kv", "txn", "playground", "pd"];
 
 export async function runCtl(argv: readonly string[], io: CliIo): Promise<number> {
   const [command = "help", ...rest] = argv;
@@ -45,6 +46,8 @@ async function dispatch(
       return runClusterCommand(rest, io);
     case "kv":
       return runKvCommand(rest, io);
+    case "txn":
+      return runTxnCommand(rest, io);
     case "pd":
       return runPdCommand(rest, io);
     case "playground":

@@ -2,6 +2,7 @@
 import { DEFAULT_PD_HTTP_URL } from "../http.ts";
 import { PD_ADDRESS_ENV } from "./command-line.ts";
 import { DEFAULT_SCAN_LIMIT, MAX_SCAN_LIMIT } from "./kv/kv-request.ts";
+import { DEFAULT_LOCK_LIMIT, MAX_LOCK_LIMIT } from "./txn/txn-request.ts";
 
 export const CTL_USAGE = `Usage: npm run ctl -- <command> [arguments] [--pd URL] [--json]
 
@@ -35,16 +36,25 @@ Raw key-value data (through the storage client, like an application):
                                     pairs in [start, end) in key order (empty = unbounded);
                                     --limit 1-${MAX_SCAN_LIMIT} [${DEFAULT_SCAN_LIMIT}]; --reverse: the last ones, largest first
 
+Transactions (what each region's leader stores, tikv-ctl style):
+  txn locks [--region ID] [--max-ts TS] [--limit N]
+                                    locks in key order, region by region: the transaction, its primary,
+                                    type, TTL and timestamps; --region: only the keys of region ID;
+                                    --max-ts: only locks with start_ts <= TS [every lock];
+                                    --limit 1-${MAX_LOCK_LIMIT} [${DEFAULT_LOCK_LIMIT}]
+  txn mvcc KEY                      KEY's lock, write records (newest first) and default-CF values;
+                                    exit 1 when it has none
+
 Local cluster:
   playground [options]              start pd and stores on 127.0.0.1 (npm start); \`playground --help\`
   playground stop                   stop a detached playground
 
 Options:
   --pd URL                 pd HTTP API address [$${PD_ADDRESS_ENV}, else ${DEFAULT_PD_HTTP_URL}];
-                           a follower redirects to the leader; kv and tso find pd's gRPC addresses from it
+                           a follower redirects to the leader; kv, txn and tso find pd's gRPC addresses from it
   --json                   print JSON instead of tables (for scripts)
-  --key-format utf8|hex    how KEY, --start and --end are read and keys printed [utf8] (kv, region key)
-  --value-format utf8|hex  how VALUE is read and values printed [utf8] (kv)
+  --key-format utf8|hex    how KEY, --start and --end are read and keys printed [utf8] (kv, txn, region key)
+  --value-format utf8|hex  how VALUE is read and values printed [utf8] (kv, txn mvcc)
   -h, --help               this help
 
 \`pd <command>\` is an alias of each command above that talks to pd (pd-ctl style), plus \`pd health\`
