@@ -149,12 +149,15 @@ async function checkKey(
       // Our own prewrite lock: a retried request, nothing more to do.
       return { kind: "already-prewritten", minCommitTs: existing.minCommitTs };
     }
-    if (!expectsPessimisticLock) {
+    // A pessimistic transaction may not know it holds this lock (its lock request timed out after the lock
+    // was taken): the lock is ours either way, so the prewrite takes it over. An optimistic one never
+    // takes pessimistic locks.
+    if (!expectsPessimisticLock && params.forUpdateTs === 0n) {
       return {
         kind: "error",
         error: {
           kind: "abort",
-          reason: `key holds a pessimistic lock the prewrite of ${params.startTs} does not claim`,
+          reason: `optimistic prewrite of ${params.startTs} met a pessimistic lock of its own transaction`,
         },
       };
     }
