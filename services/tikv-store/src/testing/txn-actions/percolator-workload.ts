@@ -46,8 +46,8 @@ export async function runWorkload(random: Random, options: WorkloadOptions): Pro
   const harness = new ActionHarness();
   const clock = new TestClock(EPOCH_MS);
   const trace: string[] = [];
-  const env = { harness, clock, resolver: new LockResolver(harness, clock, trace), random, trace };
   const keys = Array.from({ length: options.keyCount }, (_, index) => bytes(`k${index}`));
+  const env = { harness, clock, resolver: new LockResolver(harness, clock, trace), random, trace, keys };
   const txns = Array.from(
     { length: options.txnCount },
     (_, index) => new SimulatedTxn(plan(random, options, keys, `t${index}`), env),

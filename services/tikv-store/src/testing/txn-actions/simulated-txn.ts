@@ -49,6 +49,7 @@ export interface TxnEnvironment {
   readonly resolver: LockResolver;
   readonly random: Random;
   readonly trace: string[];
+  readonly keys: readonly Uint8Array[];
 }
 
 /** The client saw something the protocol rules out (a secondary of a committed transaction failing). */
@@ -193,7 +194,9 @@ export class SimulatedTxn {
     const blocked = pairs.find((pair): pair is Extract<ReadPair, { error: KeyError }> => "error" in pair);
     if (blocked !== undefined) return this.blocked(blocked.error, this.startTs);
     this.log(`scans ${pairs.length} keys`);
-    for (const pair of pairs) if ("value" in pair) this.record(pair.key, pair.value);
+    // A key the scan left out is a read of "absent", to be checked like any other.
+    const found = new Map(pairs.map((pair) => [hex(pair.key), "value" in pair ? pair.value : undefined]));
+    for (const key of this.env.keys) this.record(key, found.get(hex(key)));
     return true;
   }
 
