@@ -8,8 +8,9 @@
  */
 import type { Logger } from "#observability";
 import { type errorpb, kvrpcpb } from "#proto";
-import { type Clock, InvariantError } from "#runtime";
-import { describeFailure, toRegionErrorProto } from "./region-errors.ts";
+import type { Clock } from "#runtime";
+import { describeFailure } from "./region-errors.ts";
+import { type RequestRunnerOptions, type ResponseType, runRequest } from "./request-runner.ts";
 import {
   checkBatch,
   checkContext,
@@ -17,7 +18,6 @@ import {
   checkKey,
   checkRange,
   effectiveScanLimit,
-  InvalidRequestError,
   type RequestLimits,
 } from "./request-validation.ts";
 import type { RawMutation, ServedStore } from "./served-store.ts";
@@ -29,10 +29,6 @@ export interface RawKvHandlersOptions {
   readonly metrics: GrpcMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
-}
-
-interface ResponseType<Response> {
-  fromPartial(object: kvrpcpb.DeepPartial<Response>): Response;
 }
 
 /** How a response of one type says it failed. */
@@ -49,10 +45,20 @@ function asErrorPair(message: string | undefined): kvrpcpb.DeepPartial<kvrpcpb.K
   return message === undefined ? [] : [{ error: { abort: message } }];
 }
 
-export type RequestOutcome = "ok" | "region_error" | "error";
-
 export class RawKvHandlers {
-  constructor(private readonly options: RawKvHandlersOptions) {}
+  private readonly runner: RequestRunnerOptions;
+
+  constructor(private readonly options: RawKvHandlersOptions) {
+    const { clock, logger, metrics } = options;
+    this.runner = {
+      clock,
+      logger,
+      record: (type, outcome, seconds) => {
+        metrics.requests.inc({ type, outcome });
+        metrics.requestDuration.observe({ type }, seconds);
+      },
+    };
+  }
 
   rawGet(request: kvrpcpb.RawGetRequest): Promise<kvrpcpb.RawGetResponse> {
     return this.run<kvrpcpb.RawGetResponse>("raw_get", kvrpcpb.RawGetResponse, inErrorText(), async () => {
@@ -234,30 +240,20 @@ export class RawKvHandlers {
   }
 
   /** Runs one request, turning every failure into its response form, and records its metrics. */
-  async run<Response>(
+  run<Response>(
     type: string,
     responseType: ResponseType<Response>,
     failure: FailureShape<Response>,
     work: () => Promise<kvrpcpb.DeepPartial<Response>>,
   ): Promise<Response> {
-    const { clock, metrics } = this.options;
-    const startedMs = clock.monotonicMs();
-    let outcome: RequestOutcome = "ok";
-    let partial: kvrpcpb.DeepPartial<Response>;
-    try {
-      partial = await work();
-    } catch (error) {
-      const regionError = toRegionErrorProto(error);
-      outcome = regionError === undefined ? "error" : "region_error";
-      if (error instanceof InvariantError) {
-        this.options.logger.error({ err: error, type }, "request hit a bug in the store");
-      } else if (outcome === "error" && !(error instanceof InvalidRequestError)) {
-        this.options.logger.warn({ err: error, type }, "request failed unexpectedly");
-      }
-      partial = failure(regionError, regionError === undefined ? describeFailure(error) : undefined);
-    }
-    metrics.requests.inc({ type, outcome });
-    metrics.requestDuration.observe({ type }, (clock.monotonicMs() - startedMs) / 1000);
-    return responseType.fromPartial(partial);
+    return runRequest(this.runner, {
+      type,
+      responseType,
+      work,
+      failure: (regionError, error) => ({
+        partial: failure(regionError, regionError === undefined ? describeFailure(error) : undefined),
+        outcome: regionError === undefined ? "error" : "region_error",
+      }),
+    });
   }
 }

@@ -33,7 +33,8 @@ import type { LockWaitManager, WaitOutcome } from "../txn/lock-wait/lock-wait-ma
 import type { TxnScheduler } from "../txn/scheduler.ts";
 import type { TxnMetrics } from "../txn/txn-metrics.ts";
 import type { TxnStore } from "../txn/txn-store.ts";
-import { describeFailure, toRegionErrorProto } from "./region-errors.ts";
+import { describeFailure } from "./region-errors.ts";
+import { type RequestRunnerOptions, type ResponseType, runRequest } from "./request-runner.ts";
 import {
   checkBatch,
   checkContext,
@@ -62,10 +63,6 @@ export interface TxnKvHandlersOptions {
   readonly metrics: TxnMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
-}
-
-interface ResponseType<Response> {
-  fromPartial(object: kvrpcpb.DeepPartial<Response>): Response;
 }
 
 /** How a response of one type carries a failure that is not a region error. */
@@ -100,7 +97,19 @@ const MAX_HISTORY_VERSIONS = 1000;
 const MAX_REGION_PASSES = 100_000;
 
 export class TxnKvHandlers {
-  constructor(private readonly options: TxnKvHandlersOptions) {}
+  private readonly runner: RequestRunnerOptions;
+
+  constructor(private readonly options: TxnKvHandlersOptions) {
+    const { clock, logger, metrics } = options;
+    this.runner = {
+      clock,
+      logger,
+      record: (type, outcome, seconds) => {
+        metrics.commands.inc({ type, outcome });
+        metrics.commandDuration.observe({ type }, seconds);
+      },
+    };
+  }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
@@ -833,41 +842,34 @@ export class TxnKvHandlers {
   }
 
   /** Runs one request, turning every failure into its response form, and records its metrics. */
-  private async run<Response>(
+  private run<Response>(
     type: string,
     responseType: ResponseType<Response>,
     failure: FailureShape<Response>,
     work: () => Promise<kvrpcpb.DeepPartial<Response>>,
   ): Promise<Response> {
-    const { clock, metrics, logger } = this.options;
-    const startedMs = clock.monotonicMs();
-    let outcome = "ok";
-    let partial: kvrpcpb.DeepPartial<Response>;
-    try {
-      partial = await work();
-      const keyErrors = partial as { error?: unknown; errors?: unknown[] };
-      if ((keyErrors.error !== undefined && keyErrors.error !== "") || (keyErrors.errors?.length ?? 0) > 0)
-        outcome = "key_error";
-    } catch (error) {
-      const regionError = toRegionErrorProto(error);
-      if (regionError !== undefined) {
-        outcome = "region_error";
-        partial = failure(regionError, undefined);
-      } else if (error instanceof KeyErrorException) {
-        outcome = "key_error";
-        partial = failure(undefined, keyErrorToProto(error.keyError));
-      } else {
-        outcome = "error";
-        if (error instanceof InvariantError)
-          logger.error({ err: error, type }, "request hit a bug in the store");
-        else if (!(error instanceof InvalidRequestError))
-          logger.warn({ err: error, type }, "request failed unexpectedly");
-        partial = failure(undefined, keyErrorToProto({ kind: "abort", reason: describeFailure(error) }));
-      }
-    }
-    metrics.commands.inc({ type, outcome });
-    metrics.commandDuration.observe({ type }, (clock.monotonicMs() - startedMs) / 1000);
-    return responseType.fromPartial(partial);
+    return runRequest(this.runner, {
+      type,
+      responseType,
+      work,
+      outcomeOf: (partial) => {
+        const answer = partial as { error?: unknown; errors?: readonly unknown[] };
+        const failed =
+          (answer.error !== undefined && answer.error !== "") || (answer.errors?.length ?? 0) > 0;
+        return failed ? "key_error" : "ok";
+      },
+      failure: (regionError, error) => {
+        if (regionError !== undefined)
+          return { partial: failure(regionError, undefined), outcome: "region_error" };
+        if (error instanceof KeyErrorException) {
+          return { partial: failure(undefined, keyErrorToProto(error.keyError)), outcome: "key_error" };
+        }
+        return {
+          partial: failure(undefined, keyErrorToProto({ kind: "abort", reason: describeFailure(error) })),
+          outcome: "error",
+        };
+      },
+    });
   }
 }
 
