@@ -25,6 +25,8 @@ export type KeyError =
       readonly lockTs: bigint;
       readonly lockKey: Uint8Array;
       readonly deadlockKeyHash: bigint;
+      /** The cycle, ending with the requester's own wait. */
+      readonly waitChain: readonly WaitForEdgeInfo[];
     }
   /** Commit below the lock's min_commit_ts (a reader pushed it): commit again at a newer timestamp. */
   | {
@@ -38,6 +40,16 @@ export type KeyError =
   | { readonly kind: "txn-not-found"; readonly startTs: bigint; readonly primaryKey: Uint8Array }
   /** Async commit or 1PC would need a commit_ts above the client's limit: fall back to 2PC. */
   | { readonly kind: "commit-ts-too-large"; readonly commitTs: bigint };
+
+/** One wait in a deadlock cycle: transaction `txn` waits for `waitForTxn`'s lock on `key`. */
+export interface WaitForEdgeInfo {
+  readonly txn: bigint;
+  readonly waitForTxn: bigint;
+  readonly keyHash: bigint;
+  readonly key: Uint8Array;
+  /** How long the wait had been known to the detector. */
+  readonly waitTimeMs: bigint;
+}
 
 /** Thrown by an action that fails as a whole; the handler answers it in the response's key error. */
 export class KeyErrorException extends Error {

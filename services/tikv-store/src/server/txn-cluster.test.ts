@@ -161,6 +161,14 @@ describe("transactions on a gRPC cluster", () => {
       `expected a deadlock, got ${JSON.stringify(second.errors.map((error) => kvrpcpb.KeyError.toJSON(error)))}`,
     );
     assert.equal(deadlock.lockTs, ts1);
+    assert.deepEqual(
+      deadlock.waitChain.map((edge) => [edge.txn, edge.waitForTxn]),
+      [
+        [ts1, ts2],
+        [ts2, ts1],
+      ],
+      "the cycle, ending with the requester's own wait",
+    );
     // The victim gives up its lock; the other transaction's wait ends with the lock.
     await rpc.call<kvrpcpb.PessimisticRollbackResponse>(k2, (client, context, done) =>
       client.kvPessimisticRollback({ context, startTs: ts2, forUpdateTs: ts2, keys: [k2] }, done),

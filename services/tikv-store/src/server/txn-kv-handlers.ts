@@ -767,6 +767,7 @@ export class TxnKvHandlers {
           lockTs: outcome.lockTs,
           lockKey: outcome.lockKey,
           deadlockKeyHash: outcome.deadlockKeyHash,
+          waitChain: outcome.waitChain,
         };
       case "too-many-waiters":
         throw new ServerIsBusyError(

@@ -55,7 +55,12 @@ export function keyErrorToProto(error: KeyError): kvrpcpb.KeyError {
     case "deadlock":
       return {
         ...base,
-        deadlock: { lockTs: error.lockTs, lockKey: error.lockKey, deadlockKeyHash: error.deadlockKeyHash },
+        deadlock: {
+          lockTs: error.lockTs,
+          lockKey: error.lockKey,
+          deadlockKeyHash: error.deadlockKeyHash,
+          waitChain: [...error.waitChain],
+        },
       };
     case "commit-ts-expired":
       return {
