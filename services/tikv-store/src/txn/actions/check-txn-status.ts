@@ -43,7 +43,19 @@ export async function checkTxnStatus(
 ): Promise<TxnStatus> {
   const { primary, lockTs } = params;
   const lock = await reader.loadLock(primary);
-  if (lock !== undefined && lock.startTs === lockTs) return checkLiveLock(reader, txn, params, lock);
+  if (lock !== undefined && lock.startTs === lockTs) {
+    // Deciding a transaction from a key that is not its primary could roll back a committed transaction.
+    if (Buffer.compare(lock.primary, primary) !== 0) {
+      return {
+        kind: "error",
+        error: {
+          kind: "abort",
+          reason: `key is not the primary of transaction ${lockTs}; its primary is ${Buffer.from(lock.primary).toString("hex")}`,
+        },
+      };
+    }
+    return checkLiveLock(reader, txn, params, lock);
+  }
   const record = await reader.txnCommitRecord(primary, lockTs);
   if (record.kind === "none" && params.rollbackIfNotExist && params.resolvingPessimisticLock) {
     // The pessimistic primary the caller's lock points to is gone without a trace (a statement's
