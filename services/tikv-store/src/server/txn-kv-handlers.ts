@@ -370,6 +370,7 @@ export class TxnKvHandlers {
               currentTs: request.currentTs,
               rollbackIfNotExist: request.rollbackIfNotExist,
               resolvingPessimisticLock: request.resolvingPessimisticLock,
+              forceSyncCommit: request.forceSyncCommit,
             }),
             write: true,
           }),

@@ -216,6 +216,7 @@ async function runCheckTxnStatus(env: ActionScriptEnvironment, args: ScriptArgum
   const currentTs = args.timestamp("current", 0n);
   const rollbackIfNotExist = args.flag("rollback-if-not-exist");
   const resolvingPessimisticLock = args.flag("resolving-pessimistic");
+  const forceSyncCommit = args.flag("force-sync-commit");
   const [primary] = args.restKeys();
   if (primary === undefined) args.fail("missing primary key");
   const { result, written } = await execute(
@@ -228,6 +229,7 @@ async function runCheckTxnStatus(env: ActionScriptEnvironment, args: ScriptArgum
         currentTs,
         rollbackIfNotExist,
         resolvingPessimisticLock,
+        forceSyncCommit,
       }),
     (status) => status.kind === "error",
   );

@@ -57,6 +57,7 @@ export class LockResolver {
           currentTs,
           rollbackIfNotExist: isExpired(lock.startTs, lock.ttlMs, currentTs),
           resolvingPessimisticLock: lock.type === "pessimistic",
+          forceSyncCommit: false,
         }),
       (outcome) => outcome.kind === "error",
     );

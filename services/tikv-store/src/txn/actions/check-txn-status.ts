@@ -20,6 +20,11 @@ export interface CheckTxnStatusParams {
   readonly currentTs: bigint;
   readonly rollbackIfNotExist: boolean;
   readonly resolvingPessimisticLock: boolean;
+  /**
+   * The resolver found a secondary prewritten without async commit: the client fell back to 2PC, so the
+   * primary's async-commit flag no longer decides anything and the lock is treated as a normal one.
+   */
+  readonly forceSyncCommit: boolean;
 }
 
 export type TxnAction =
@@ -89,7 +94,7 @@ async function checkLiveLock(
   // An async-commit transaction may already be committed through its secondaries, expired or not: only
   // the resolver, having checked them all, may decide. Report the lock; pushing it would change nothing
   // the secondaries say.
-  if (lock.useAsyncCommit) return { kind: "alive", lock, action: "none" };
+  if (lock.useAsyncCommit && !params.forceSyncCommit) return { kind: "alive", lock, action: "none" };
   if (isExpired(lock.startTs, lock.ttlMs, params.currentTs)) {
     if (lock.type === "pessimistic" && params.resolvingPessimisticLock) {
       // Only a pessimistic lock: nothing was written, so the lock is simply dropped, no rollback record.
