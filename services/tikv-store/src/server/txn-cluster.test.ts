@@ -267,6 +267,37 @@ describe("transactions on a gRPC cluster", () => {
     );
   });
 
+  test("a new leader syncs max_ts from the TSO before its first async-commit prewrite", async () => {
+    const key = bytes("ms-1");
+    const startTs = await tso();
+    // A read on the current leader at a timestamp after the transaction started.
+    const readTs = await tso();
+    assert.equal((await rpc.get(key, readTs)).notFound, true);
+    const region = cluster.regionFor(key)!;
+    const before = cluster.leaderOfRegion(region.id)!.index;
+    const next = (before + 1) % 3;
+    await cluster.transferLeader(region.id, next);
+    const syncsBefore = await cluster.counter(next, "store_txn_max_ts_syncs_total");
+    const response = await rpc.callOnce<kvrpcpb.PrewriteResponse>(key, (client, context, done) =>
+      client.kvPrewrite(
+        kvrpcpb.PrewriteRequest.fromPartial({
+          context,
+          mutations: [put("ms-1", "v")],
+          primaryLock: key,
+          startTs,
+          lockTtlMs: 3000n,
+          useAsyncCommit: true,
+        }),
+        done,
+      ),
+    );
+    assert.deepEqual(response.errors, []);
+    // The new leader never saw the read, yet the transaction cannot commit below it.
+    assert.ok(response.minCommitTs > readTs, "min_commit_ts is above the read served by the old leader");
+    assert.ok((await cluster.counter(next, "store_txn_max_ts_syncs_total")) > syncsBefore);
+    assert.equal(await rpc.commit([key], startTs, response.minCommitTs), undefined);
+  });
+
   test("KvGC keeps the newest version below the safe point; DeleteRange and UnsafeDestroyRange drop ranges", async () => {
     const key = bytes("g-1");
     for (const value of ["one", "two", "three"]) {
