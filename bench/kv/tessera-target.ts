@@ -1,34 +1,19 @@
 /**
- * A local Tessera cluster for the benchmark: pd and three stores as child processes on 127.0.0.1 (free
- * ports), started from the same entry points users run, driven through the raw KV client.
+ * A local Tessera cluster for the benchmark (pd and three stores as child processes, see
+ * ../shared/local-cluster.ts), driven through the raw KV client.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Registry } from "prom-client";
 import { RawKvClient } from "#client";
 import { createRegistry, MetricFactory } from "#observability";
-import { sleep } from "#runtime";
-import { NodeProcess } from "../../tests/chaos/netns/node-process.ts";
+import { LocalCluster, type StoreMetricsSample } from "../shared/local-cluster.ts";
 import type { KvTarget } from "./kv-target.ts";
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const STORES = 3;
 const PRELOAD_BATCH = 512;
 const PRELOAD_PARALLEL_BATCHES = 8;
-const REPLICATION_TIMEOUT_MS = 60_000;
-/** How long a profiled process may take to stop gracefully (and write its profile). */
-const PROFILED_STOP_GRACE_MS = 30_000;
 
 export interface TesseraTargetOptions {
   /** Run every process with `--cpu-prof`, writing its profile into this directory when it stops. */
   readonly cpuProfileDir?: string;
-}
-
-export interface StoreMetricsSample {
-  readonly fsyncs: number;
-  readonly entriesSynced: number;
 }
 
 export class TesseraTarget implements KvTarget {
@@ -37,47 +22,20 @@ export class TesseraTarget implements KvTarget {
   private constructor(
     private readonly client: RawKvClient,
     private readonly clientMetrics: Registry,
-    private readonly processes: readonly NodeProcess[],
-    private readonly statusUrls: readonly string[],
-    private readonly dataRoot: string,
-    private readonly profiled: boolean,
+    private readonly cluster: LocalCluster,
   ) {}
 
   static async start(options: TesseraTargetOptions = {}): Promise<TesseraTarget> {
-    const dataRoot = mkdtempSync(join(tmpdir(), "tessera-bench-kv-"));
-    const processes: NodeProcess[] = [];
-    const nodeFlags =
-      options.cpuProfileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir];
+    const cluster = await LocalCluster.start({ label: "kv", cpuProfileDir: options.cpuProfileDir });
     try {
-      const pd = startProcess(processes, "pd", "pd ready", nodeFlags, [
-        "services/pd/src/main.ts",
-        ...["--data-dir", join(dataRoot, "pd"), "--client-port", "0", "--http-port", "0"],
-        ...["--log.level", "info", "--schedule.interval", "200ms"],
-      ]);
-      await pd.start();
-      const pdUrl = String(pd.readyRecord.clientUrl);
-      const httpUrl = String(pd.readyRecord.httpUrl);
-      const statusUrls: string[] = [];
-      for (let index = 1; index <= STORES; index++) {
-        const store = startProcess(processes, `store${index}`, "store ready", nodeFlags, [
-          "services/tikv-store/src/main.ts",
-          ...["--data-dir", join(dataRoot, `store${index}`), "--pd.endpoints", pdUrl],
-          ...["--server.addr", "127.0.0.1:0", "--server.status-addr", "127.0.0.1:0"],
-          ...["--pd.region-heartbeat-interval", "1s", "--pd.store-heartbeat-interval", "1s"],
-        ]);
-        await store.start();
-        statusUrls.push(`http://${String(store.readyRecord.statusAddress)}`);
-      }
-      await waitReplicated(httpUrl);
       const clientMetrics = createRegistry("bench");
       const client = await RawKvClient.connect({
-        pdEndpoints: [pdUrl],
+        pdEndpoints: [cluster.pdUrl],
         metrics: new MetricFactory(clientMetrics, "bench"),
       });
-      return new TesseraTarget(client, clientMetrics, processes, statusUrls, dataRoot, nodeFlags.length > 0);
+      return new TesseraTarget(client, clientMetrics, cluster);
     } catch (error) {
-      await Promise.all(processes.map((process) => process.kill()));
-      rmSync(dataRoot, { recursive: true, force: true });
+      await cluster.close();
       throw error;
     }
   }
@@ -106,15 +64,8 @@ export class TesseraTarget implements KvTarget {
   }
 
   /** Raft-engine fsyncs and the entries they made durable, summed over the stores. */
-  async storeMetrics(): Promise<StoreMetricsSample> {
-    let fsyncs = 0;
-    let entriesSynced = 0;
-    for (const url of this.statusUrls) {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      fsyncs += metricValue(text, "raftstore_fsync_total");
-      entriesSynced += metricValue(text, "raftstore_entries_per_fsync_count_sum");
-    }
-    return { fsyncs, entriesSynced };
+  storeMetrics(): Promise<StoreMetricsSample> {
+    return this.cluster.storeMetrics();
   }
 
   /** The client's backoffs so far by kind: which failures cost it time (ServerIsBusy, leader changes...). */
@@ -125,63 +76,10 @@ export class TesseraTarget implements KvTarget {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
-    // Stores first: a store stopping gracefully asks pd to move its leaders away.
-    const stores = this.processes.filter((process) => process.name !== "pd");
-    const pd = this.processes.filter((process) => process.name === "pd");
-    for (const group of [stores, pd]) {
-      await Promise.all(
-        group.map((process) => (this.profiled ? process.stop(PROFILED_STOP_GRACE_MS) : process.kill())),
-      );
-    }
-    rmSync(this.dataRoot, { recursive: true, force: true });
-  }
-}
-
-function startProcess(
-  processes: NodeProcess[],
-  name: string,
-  readyMessage: string,
-  nodeFlags: readonly string[],
-  args: readonly string[],
-): NodeProcess {
-  const [main, ...flags] = args;
-  const process_ = new NodeProcess({
-    name,
-    command: [process.execPath, ...nodeFlags, "--import", "tsx", join(REPO_ROOT, main!), ...flags],
-    cwd: REPO_ROOT,
-    readyMessage,
-  });
-  processes.push(process_);
-  return process_;
-}
-
-async function waitReplicated(httpUrl: string): Promise<void> {
-  const deadline = Date.now() + REPLICATION_TIMEOUT_MS;
-  while (Date.now() < deadline) {
     try {
-      const body = (await (await fetch(`${httpUrl}/pd/api/v1/regions`)).json()) as {
-        regions?: Array<{ peers: unknown[]; leader?: unknown }>;
-      };
-      const regions = body.regions ?? [];
-      if (regions.length > 0 && regions.every((region) => region.peers.length === STORES && region.leader))
-        return;
-    } catch {
-      // pd not answering yet.
+      await this.client.close();
+    } finally {
+      await this.cluster.close();
     }
-    await sleep(250);
   }
-  throw new Error(`regions not replicated to ${STORES} stores within ${REPLICATION_TIMEOUT_MS} ms`);
-}
-
-/** The sum of every sample of a metric whose name ends with `suffix` (labels ignored). */
-function metricValue(text: string, suffix: string): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const [nameWithLabels, value] = line.split(" ");
-    const name = (nameWithLabels ?? "").split("{")[0] ?? "";
-    if (name.endsWith(suffix)) total += Number(value);
-  }
-  return total;
 }
