@@ -12,7 +12,7 @@ import type { LockRecord, LockType } from "../../mvcc/lock-record.ts";
 import type { MvccReader } from "../../mvcc/mvcc-reader.ts";
 import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
 import { SHORT_VALUE_MAX_BYTES, type WriteType } from "../../mvcc/write-record.ts";
-import { newerVersionConflict } from "./write-conflict.ts";
+import { conflictError, newerVersions } from "./write-conflict.ts";
 
 export type MutationOp = "put" | "delete" | "lock" | "insert" | "check-not-exists";
 
@@ -163,7 +163,8 @@ async function checkKey(
     }
     pessimisticLock = existing;
   } else {
-    const record = await reader.txnCommitRecord(key, params.startTs);
+    const threshold = params.forUpdateTs > 0n ? params.forUpdateTs + 1n : params.startTs;
+    const { record, conflict } = await newerVersions(reader, key, params.startTs, threshold);
     if (record.kind === "committed") return { kind: "already-committed", commitTs: record.commitTs };
     if (record.kind === "rolled-back") {
       return {
@@ -177,12 +178,11 @@ async function checkKey(
         error: { kind: "abort", reason: `pessimistic lock not found for transaction ${params.startTs}` },
       };
     }
-  }
-  // A key under our pessimistic lock was checked when the lock was taken; nothing can have committed since.
-  if (pessimisticLock === undefined && !params.skipConstraintCheck) {
-    const threshold = params.forUpdateTs > 0n ? params.forUpdateTs + 1n : params.startTs;
-    const conflict = await newerVersionConflict(reader, key, params.primary, params.startTs, threshold);
-    if (conflict !== undefined) return { kind: "error", error: conflict };
+    // A key under our pessimistic lock was checked when the lock was taken; nothing can have committed
+    // since. Without one, a version committed after the transaction read makes its write stale.
+    if (conflict !== undefined && !params.skipConstraintCheck) {
+      return { kind: "error", error: conflictError(key, params.primary, params.startTs, conflict) };
+    }
   }
   if ((mutation.op === "insert" || mutation.op === "check-not-exists") && !params.skipConstraintCheck) {
     const visible = await reader.visibleWrite(key, TS_MAX_FOR_EXISTENCE);
