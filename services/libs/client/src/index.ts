@@ -1,4 +1,4 @@
-// `#client`: the storage client used by the gateway, stores and tools. Today: the pd client.
+// `#client`: the storage client used by the gateway, stores and tools: pd, raw KV and transactions.
 
 export {
   composeTimestamp,
@@ -138,3 +138,21 @@ export {
   StoreUnavailableError,
   UnknownOutcomeError,
 } from "./rpc/rpc-errors.ts";
+export { type CommitPlan, lockTtlMs } from "./txn/committer.ts";
+export { type BufferedWrite, MemBuffer } from "./txn/mem-buffer.ts";
+export { type KvPair, Snapshot, type SnapshotScanOptions } from "./txn/snapshot.ts";
+export { type LockKeysOptions, Transaction } from "./txn/transaction.ts";
+export { type BeginOptions, TxnClient, type TxnClientParts } from "./txn/txn-client.ts";
+export {
+  DeadlockError,
+  KeyExistsError,
+  LockWaitTimeoutError,
+  TxnAbortedError,
+  TxnArgumentError,
+  TxnClosedError,
+  TxnError,
+  UndeterminedCommitError,
+  UnexpectedKeyError,
+  WriteConflictError,
+} from "./txn/txn-errors.ts";
+export type { TxnClientOptions, TxnSettings } from "./txn/txn-settings.ts";

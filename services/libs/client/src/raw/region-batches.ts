@@ -5,11 +5,17 @@
  * keys and goes again with a fork of the call's retry state, so one region's trouble never resends others.
  */
 import type { KeyLocation } from "../region-cache/key-location.ts";
+import type { RegionCache } from "../region-cache/region-cache.ts";
 import type { RegionRetry } from "../rpc/region-retry.ts";
 import type { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { chunkBatch } from "./key-batches.ts";
 import { keyHex } from "./key-range.ts";
-import type { RawParts } from "./raw-parts.ts";
+
+/** What batching needs of a client: where regions are and how big one request may be (raw and txn share it). */
+export interface BatchParts {
+  readonly cache: RegionCache;
+  readonly settings: { readonly maxKeysPerRequest: number; readonly maxBytesPerRequest: number };
+}
 
 export interface RegionBatchJob<Item> {
   /** Distinct keys: the job maps each region's keys back to its items by key. */
@@ -21,7 +27,7 @@ export interface RegionBatchJob<Item> {
 }
 
 export async function runRegionBatches<Item>(
-  parts: RawParts,
+  parts: BatchParts,
   job: RegionBatchJob<Item>,
   retry: RegionRetry,
   limit: ConcurrencyLimit,
@@ -41,7 +47,7 @@ export async function runRegionBatches<Item>(
 }
 
 async function sendBatch<Item>(
-  parts: RawParts,
+  parts: BatchParts,
   job: RegionBatchJob<Item>,
   location: KeyLocation,
   batch: readonly Item[],

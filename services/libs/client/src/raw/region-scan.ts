@@ -6,6 +6,7 @@
  */
 import type { kvrpcpb } from "#proto";
 import type { KeyLocation } from "../region-cache/key-location.ts";
+import type { RegionCache } from "../region-cache/region-cache.ts";
 import type { RegionRetry } from "../rpc/region-retry.ts";
 import { earlierEnd, endReaches, laterStart, startReaches, successorKey } from "./key-range.ts";
 import { RawKvError } from "./raw-kv-errors.ts";
@@ -27,10 +28,14 @@ export interface ScanRange {
  * Where the two scan orders differ; the page loop in `scanByRegion` is the same for both. A position is
  * the start_key of the next request: an inclusive lower bound forward, an exclusive upper bound in reverse.
  */
-interface ScanDirection {
+export interface ScanDirection {
   readonly origin: (range: ScanRange) => Uint8Array;
   /** The region the page from `position` reads. */
-  readonly locate: (parts: RawParts, position: Uint8Array, retry: RegionRetry) => Promise<KeyLocation>;
+  readonly locate: (
+    parts: { readonly cache: RegionCache },
+    position: Uint8Array,
+    retry: RegionRetry,
+  ) => Promise<KeyLocation>;
   /** Where a page request stops: the range's far end, clipped to the region. */
   readonly pageEnd: (range: ScanRange, location: KeyLocation) => Uint8Array;
   /** The position after a full page whose last pair has `lastKey`. */
@@ -41,7 +46,7 @@ interface ScanDirection {
   readonly nextRegion: (location: KeyLocation) => Uint8Array;
 }
 
-const FORWARD: ScanDirection = {
+export const FORWARD: ScanDirection = {
   origin: (range) => range.startKey,
   locate: (parts, position, retry) => parts.cache.locateKey(position, retry.backoffer),
   pageEnd: (range, location) => earlierEnd(range.endKey, location.endKey),
@@ -51,7 +56,7 @@ const FORWARD: ScanDirection = {
 };
 
 // A reverse request covers [end_key, start_key), largest key first; an empty position means +infinity.
-const REVERSE: ScanDirection = {
+export const REVERSE: ScanDirection = {
   origin: (range) => range.endKey,
   locate: (parts, position, retry) => parts.cache.locateEndKey(position, retry.backoffer),
   pageEnd: (range, location) => laterStart(range.startKey, location.startKey),
