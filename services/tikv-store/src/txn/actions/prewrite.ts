@@ -163,7 +163,11 @@ async function checkKey(
     }
     pessimisticLock = existing;
   } else {
-    const threshold = params.forUpdateTs > 0n ? params.forUpdateTs + 1n : params.startTs;
+    // A version committed after the transaction's snapshot conflicts. One committed exactly at start_ts is
+    // in the snapshot (reads take commit_ts <= read_ts): async commit and 1PC pick commit timestamps that
+    // the TSO may also hand out as a later transaction's start_ts, so "at" must mean "seen", not "newer".
+    const snapshotTs = params.forUpdateTs > 0n ? params.forUpdateTs : params.startTs;
+    const threshold = snapshotTs + 1n;
     const { record, conflict } = await newerVersions(reader, key, params.startTs, threshold);
     if (record.kind === "committed") return { kind: "already-committed", commitTs: record.commitTs };
     if (record.kind === "rolled-back") {
