@@ -137,6 +137,66 @@ describe("transaction client on a gRPC cluster", () => {
     assert.deepEqual(await rpc.scanLocks(bytes("x-1"), snapshot.readTs), []);
   });
 
+  test("1PC for a one-region transaction (no lock is ever written); async commit across regions", async () => {
+    const onePc = await client.begin();
+    onePc.set(bytes("o-1"), bytes("one"));
+    onePc.set(bytes("o-2"), bytes("phase"));
+    const onePcTs = await onePc.commit();
+    assert.equal(client.backgroundTasks, 0, "nothing left to commit in the background");
+    const history = await rpc.mvcc(bytes("o-2"));
+    assert.equal(history.lock, undefined);
+    assert.deepEqual(
+      history.writes.map((write) => write.commitTs),
+      [onePcTs],
+    );
+
+    const asyncTxn = await client.begin();
+    asyncTxn.set(bytes("a-async"), bytes("left"));
+    asyncTxn.set(bytes("z-async"), bytes("right"));
+    const asyncTs = await asyncTxn.commit();
+    assert.ok(asyncTs !== undefined && asyncTs > asyncTxn.startTs);
+    const snapshot = await client.snapshot();
+    assert.equal(text(await snapshot.get(bytes("z-async"))), "right");
+    await client.drain();
+    assert.equal(
+      (await rpc.mvcc(bytes("a-async"))).writes[0]?.commitTs,
+      asyncTs,
+      "committed at min_commit_ts",
+    );
+  });
+
+  test("an abandoned async-commit transaction is decided by its secondaries", async () => {
+    const put = (key: string, value: string) => ({
+      op: kvrpcpb.Op.PUT,
+      key: bytes(key),
+      value: bytes(value),
+    });
+    // Every key prewritten, nothing committed: committed, at the largest min_commit_ts.
+    const complete = await cluster.pdClient.getTimestamp();
+    const asyncOptions = (secondaries: string[]) => ({
+      lockTtlMs: 50n,
+      useAsyncCommit: true,
+      secondaries: secondaries.map(bytes),
+    });
+    assert.deepEqual(
+      await rpc.prewrite([put("b-1", "p")], bytes("b-1"), complete, asyncOptions(["y-1"])),
+      [],
+    );
+    assert.deepEqual(await rpc.prewrite([put("y-1", "s")], bytes("b-1"), complete, asyncOptions([])), []);
+    // One secondary never prewritten: rolled back.
+    const incomplete = await cluster.pdClient.getTimestamp();
+    assert.deepEqual(
+      await rpc.prewrite([put("b-2", "p")], bytes("b-2"), incomplete, asyncOptions(["y-2"])),
+      [],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const snapshot = await client.snapshot();
+    assert.equal(text(await snapshot.get(bytes("y-1"))), "s");
+    assert.equal(text(await snapshot.get(bytes("b-1"))), "p");
+    assert.equal(await snapshot.get(bytes("b-2")), undefined);
+    assert.equal((await rpc.mvcc(bytes("y-2"))).writes[0]?.type, kvrpcpb.MvccWriteType.ROLLBACK);
+  });
+
   test("pessimistic transactions: a second locker waits and times out; a cycle is a deadlock", async () => {
     const holder = await client.begin({ pessimistic: true });
     await holder.lockKeys([bytes("p-1")]);

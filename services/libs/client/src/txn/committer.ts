@@ -10,6 +10,7 @@
  * commit_ts (idempotent: a commit that already happened answers success); if no answer comes at all the
  * caller gets UndeterminedCommitError, never success or failure.
  */
+import { composeTimestamp } from "#codec";
 import { kvrpcpb } from "#proto";
 import { BackoffKinds } from "../backoff/backoff-kind.ts";
 import { keyHex } from "../raw/key-range.ts";
@@ -49,28 +50,91 @@ export function lockTtlMs(sizeBytes: number, ageMs: number): bigint {
   return BigInt(Math.floor(bySize + Math.max(0, ageMs)));
 }
 
+/** client-go's async-commit limits: the primary lists every secondary, so the transaction must be small. */
+const ASYNC_COMMIT_MAX_KEYS = 256;
+const ASYNC_COMMIT_MAX_BYTES = 4096;
+/** How far above now async commit and 1PC may commit before falling back to 2PC. */
+const MAX_COMMIT_TS_WINDOW_MS = 2_000n;
+
+type CommitMode = "2pc" | "async" | "1pc";
+
+interface PrewriteOutcome {
+  /** Async commit: the largest min_commit_ts the prewrites returned. */
+  readonly minCommitTs: bigint;
+  /** 1PC: the commit_ts the store committed at; 0 when it did not. */
+  readonly onePcCommitTs: bigint;
+  /** Async commit or 1PC gave way to 2PC for at least one batch. */
+  readonly fellBack: boolean;
+}
+
 export class Committer {
   constructor(
     private readonly parts: TxnParts,
     private readonly resolver: LockResolver,
   ) {}
 
-  /** Commits `plan`; resolves with its commit_ts once the primary is committed. */
+  /**
+   * Commits `plan`; resolves with its commit_ts once the transaction is committed: after the primary's
+   * commit (2PC), after the last prewrite (async commit), or with the prewrite itself (1PC).
+   */
   async commit(plan: CommitPlan): Promise<bigint> {
+    const mode = await this.chooseMode(plan);
+    let prewritten: PrewriteOutcome;
     try {
-      await this.prewrite(plan);
+      prewritten = await this.prewrite(plan, mode);
     } catch (error) {
       this.rollbackInBackground(plan);
       throw error;
     }
+    if (prewritten.onePcCommitTs > 0n) return prewritten.onePcCommitTs;
+    if (mode === "async" && !prewritten.fellBack) {
+      // Committed: every key is prewritten, at the largest min_commit_ts. Committing the locks only
+      // spares readers the resolving.
+      this.commitInBackground(plan, plan.writes, prewritten.minCommitTs);
+      return prewritten.minCommitTs;
+    }
     const commitTs = await this.commitPrimary(plan);
-    this.commitSecondariesInBackground(plan, commitTs);
+    this.commitInBackground(
+      plan,
+      plan.writes.filter((write) => keyHex(write.key) !== keyHex(plan.primary)),
+      commitTs,
+    );
     return commitTs;
   }
 
-  private async prewrite(plan: CommitPlan): Promise<void> {
-    const ttl = lockTtlMs(plan.sizeBytes, this.parts.settings.clock.monotonicMs() - plan.startedAtMs);
+  /**
+   * 1PC when every write fits one request to one region; async commit for small transactions (client-go's
+   * limits: 256 keys, 4 KiB); 2PC otherwise.
+   */
+  private async chooseMode(plan: CommitPlan): Promise<CommitMode> {
+    const { settings } = this.parts;
+    const fitsOneRequest =
+      plan.writes.length <= settings.maxKeysPerRequest && plan.sizeBytes <= settings.maxBytesPerRequest;
+    if (settings.enableOnePc && fitsOneRequest) {
+      const backoffer = this.parts.newBackoffer(settings.prewriteBudgetMs);
+      const groups = await this.parts.cache.groupKeysByRegion(
+        plan.writes.map((write) => write.key),
+        backoffer,
+      );
+      if (groups.size === 1) return "1pc";
+    }
+    const small = plan.writes.length <= ASYNC_COMMIT_MAX_KEYS && plan.sizeBytes <= ASYNC_COMMIT_MAX_BYTES;
+    return settings.enableAsyncCommit && small ? "async" : "2pc";
+  }
+
+  private async prewrite(plan: CommitPlan, mode: CommitMode): Promise<PrewriteOutcome> {
+    const { clock } = this.parts.settings;
+    const ttl = lockTtlMs(plan.sizeBytes, clock.monotonicMs() - plan.startedAtMs);
     const retry = new RegionRetry(this.parts.newBackoffer(this.parts.settings.prewriteBudgetMs));
+    const secondaries = plan.writes
+      .map((write) => write.key)
+      .filter((key) => keyHex(key) !== keyHex(plan.primary));
+    // Async commit and 1PC let the stores pick commit_ts; this bounds how far above now a reader's push may
+    // take it, or the client falls back to 2PC (the stores answer CommitTsTooLarge).
+    const maxCommitTs = composeTimestamp(BigInt(clock.nowMs()) + MAX_COMMIT_TS_WINDOW_MS, 0n);
+    let minCommitTs = 0n;
+    let onePcCommitTs = 0n;
+    let fellBack = false;
     await sendByRegion(
       this.parts,
       {
@@ -78,6 +142,10 @@ export class Committer {
         keyOf: (write) => write.key,
         sizeOf: (write) => write.key.length + (write.kind === "put" ? write.value.length : 0),
         send: async (location, batch, subRetry) => {
+          // 1PC only for the whole transaction in one request: a batch regrouped after a split goes by 2PC.
+          let onePc = mode === "1pc" && batch.length === plan.writes.length;
+          let asyncCommit = mode === "async" && !fellBack;
+          if (mode === "1pc" && !onePc) fellBack = true;
           for (;;) {
             const build = (context: kvrpcpb.Context) =>
               kvrpcpb.PrewriteRequest.fromPartial({
@@ -94,6 +162,10 @@ export class Committer {
                     : [],
                 // Lets readers push the lock instead of waiting for it.
                 minCommitTs: plan.startTs + 1n,
+                useAsyncCommit: asyncCommit,
+                secondaries: asyncCommit ? secondaries : [],
+                tryOnePc: onePc,
+                maxCommitTs: asyncCommit || onePc ? maxCommitTs : 0n,
               });
             let response: kvrpcpb.PrewriteResponse;
             try {
@@ -106,13 +178,25 @@ export class Committer {
               await subRetry.backoff(BackoffKinds.tikvRPC, error);
               continue;
             }
-            if (response.errors.length === 0) return true;
+            if (response.errors.length === 0) {
+              if (response.minCommitTs > minCommitTs) minCommitTs = response.minCommitTs;
+              if (response.onePcCommitTs > 0n) onePcCommitTs = response.onePcCommitTs;
+              return true;
+            }
+            if (response.errors.some((error) => error.commitTsTooLarge !== undefined)) {
+              // The stores would commit too far ahead: this batch, and the transaction, go by 2PC.
+              fellBack = true;
+              asyncCommit = false;
+              onePc = false;
+              continue;
+            }
             await this.onPrewriteErrors(plan, response.errors, subRetry);
           }
         },
       },
       retry,
     );
+    return { minCommitTs, onePcCommitTs, fellBack };
   }
 
   /** Throws the error that ends the prewrite, or resolves the locks in the way (then the batch is resent). */
@@ -197,15 +281,15 @@ export class Committer {
     }
   }
 
-  private commitSecondariesInBackground(plan: CommitPlan, commitTs: bigint): void {
-    const secondaries = plan.writes.filter((write) => keyHex(write.key) !== keyHex(plan.primary));
-    if (secondaries.length === 0) return;
-    this.spawn(`commit secondaries of ${plan.startTs}`, async () => {
+  /** Commits `writes`' locks at `commitTs` in the background; a lock left behind is resolved by readers. */
+  private commitInBackground(plan: CommitPlan, writes: readonly BufferedWrite[], commitTs: bigint): void {
+    if (writes.length === 0) return;
+    this.spawn(`commit the locks of ${plan.startTs}`, async () => {
       const retry = new RegionRetry(this.parts.newBackoffer(this.parts.settings.commitBudgetMs));
       await sendByRegion(
         this.parts,
         {
-          items: secondaries,
+          items: writes,
           keyOf: (write) => write.key,
           sizeOf: (write) => write.key.length,
           send: async (location, batch, subRetry) => {
@@ -219,7 +303,7 @@ export class Committer {
             if (result.kind === "relocate") return false;
             if (result.response.error !== undefined) {
               throw new UnexpectedKeyError(
-                `commit of a secondary of committed transaction ${plan.startTs}: ${JSON.stringify(kvrpcpb.KeyError.toJSON(result.response.error))}`,
+                `commit of a lock of committed transaction ${plan.startTs}: ${JSON.stringify(kvrpcpb.KeyError.toJSON(result.response.error))}`,
               );
             }
             return true;

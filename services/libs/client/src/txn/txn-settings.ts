@@ -27,6 +27,10 @@ export interface TxnSettings {
   readonly resolvedCacheSize?: number;
   /** Secondary commits and rollbacks running in the background at once, client-wide [256]. */
   readonly maxBackgroundTasks?: number;
+  /** Commit a transaction whose writes fit one region in one request, without locks [true]. */
+  readonly enableOnePc?: boolean;
+  /** Commit small transactions as soon as their prewrites succeed [true]. */
+  readonly enableAsyncCommit?: boolean;
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
@@ -52,6 +56,8 @@ export interface ResolvedTxnSettings {
   readonly maxConcurrentRegionRequests: number;
   readonly resolvedCacheSize: number;
   readonly maxBackgroundTasks: number;
+  readonly enableOnePc: boolean;
+  readonly enableAsyncCommit: boolean;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
@@ -73,6 +79,8 @@ export function resolveTxnSettings(settings: TxnSettings): ResolvedTxnSettings {
     ),
     resolvedCacheSize: positiveInteger("resolvedCacheSize", settings.resolvedCacheSize ?? 2048),
     maxBackgroundTasks: positiveInteger("maxBackgroundTasks", settings.maxBackgroundTasks ?? 256),
+    enableOnePc: settings.enableOnePc ?? true,
+    enableAsyncCommit: settings.enableAsyncCommit ?? true,
     clock: settings.clock ?? systemClock,
     timers: settings.timers ?? systemTimers,
     random: settings.random ?? systemRandom,
