@@ -1,17 +1,13 @@
 /**
- * The client's lock resolver (client-go's txnlock, seed 004), over the ActionHarness: a reader or writer
- * that meets a lock asks the primary what became of its transaction (CheckTxnStatus) and then commits or
- * rolls the lock back, reads past it (its min_commit_ts was pushed above the reader), or waits. An
- * expired async-commit primary is decided from all of its keys (CheckSecondaryLocks).
+ * The client's lock resolver (client-go's txnlock, seed 004), over TxnRequests: a reader or writer that
+ * meets a lock asks the primary what became of its transaction (CheckTxnStatus) and then commits or rolls
+ * the lock back, reads past it (its min_commit_ts was pushed above the reader), or waits. An expired
+ * async-commit primary is decided from all of its keys (CheckSecondaryLocks).
  */
 import type { LockRecord } from "../../mvcc/lock-record.ts";
-import { batchRollback, isExpired } from "../../txn/actions/batch-rollback.ts";
-import { checkSecondaryLocks } from "../../txn/actions/check-secondary-locks.ts";
-import { checkTxnStatus, type TxnStatus } from "../../txn/actions/check-txn-status.ts";
-import { pessimisticRollback } from "../../txn/actions/pessimistic-lock.ts";
-import { resolveLocks } from "../../txn/actions/resolve-lock.ts";
-import type { ActionHarness } from "./action-harness.ts";
-import type { TestClock } from "./test-clock.ts";
+import { isExpired } from "../../txn/actions/batch-rollback.ts";
+import type { TxnStatus } from "../../txn/actions/check-txn-status.ts";
+import type { TimestampOracle, TxnRequests } from "./txn-requests.ts";
 
 function describe(status: TxnStatus): string {
   switch (status.kind) {
@@ -38,35 +34,29 @@ export class ResolverInvariantError extends Error {
 
 export class LockResolver {
   constructor(
-    private readonly harness: ActionHarness,
-    private readonly clock: TestClock,
+    private readonly requests: TxnRequests,
+    private readonly tso: TimestampOracle,
     private readonly trace: string[],
   ) {}
 
   /** `readerTs` is the read_ts of a reader that met the lock; 0 for a writer. */
   async resolve(key: Uint8Array, lock: LockRecord, readerTs: bigint): Promise<ResolveOutcome> {
-    const currentTs = this.clock.next();
-    // The store raises max_ts with a reader's caller_start_ts before checking.
-    if (readerTs > 0n) this.harness.observeReadTs(readerTs);
-    const { result: status } = await this.harness.run(
-      (reader, txn) =>
-        checkTxnStatus(reader, txn, {
-          primary: lock.primary,
-          lockTs: lock.startTs,
-          callerStartTs: readerTs,
-          currentTs,
-          rollbackIfNotExist: isExpired(lock.startTs, lock.ttlMs, currentTs),
-          resolvingPessimisticLock: lock.type === "pessimistic",
-          forceSyncCommit: false,
-        }),
-      (outcome) => outcome.kind === "error",
-    );
+    const currentTs = await this.tso.getTimestamp();
+    const status = await this.requests.checkTxnStatus({
+      primary: lock.primary,
+      lockTs: lock.startTs,
+      callerStartTs: readerTs,
+      currentTs,
+      rollbackIfNotExist: isExpired(lock.startTs, lock.ttlMs, currentTs),
+      resolvingPessimisticLock: lock.type === "pessimistic",
+      forceSyncCommit: false,
+    });
     this.trace.push(`resolver: transaction ${lock.startTs} is ${describe(status)}`);
     switch (status.kind) {
       case "error":
         return "wait";
       case "committed":
-        await this.resolveKeys([key], lock.startTs, status.commitTs);
+        await this.commitKeys([key], lock.startTs, status.commitTs);
         return "resolved";
       case "rolled-back":
         await this.rollBack(key, lock);
@@ -85,48 +75,38 @@ export class LockResolver {
 
   private async rollBack(key: Uint8Array, lock: LockRecord): Promise<void> {
     if (lock.type === "pessimistic") {
-      await this.harness.run(
-        async (reader, txn) => pessimisticRollback(reader, txn, [key], lock.startTs, lock.forUpdateTs),
-        () => false,
-      );
+      await this.requests.pessimisticRollback([key], lock.startTs, lock.forUpdateTs);
       return;
     }
-    await this.resolveKeys([key], lock.startTs, 0n);
+    await this.rollBackKeys([key], lock.startTs);
   }
 
   /** The transaction committed iff every key was prewritten; its commit_ts is their largest min_commit_ts. */
   private async resolveAsyncCommit(primary: Uint8Array, primaryLock: LockRecord): Promise<void> {
     const { startTs } = primaryLock;
-    const { result } = await this.harness.run(
-      (reader, txn) => checkSecondaryLocks(reader, txn, primaryLock.secondaries, startTs),
-      () => false,
-    );
+    const result = await this.requests.checkSecondaryLocks(primaryLock.secondaries, startTs);
     const keys = [primary, ...primaryLock.secondaries];
     this.trace.push(`resolver: async-commit transaction ${startTs} is ${result.kind} by its secondaries`);
     if (result.kind === "rolled-back") {
-      await this.resolveKeys(keys, startTs, 0n);
+      await this.rollBackKeys(keys, startTs);
       return;
     }
     let commitTs = primaryLock.minCommitTs;
     if (result.kind === "committed") commitTs = result.commitTs;
     else for (const { lock } of result.locks) if (lock.minCommitTs > commitTs) commitTs = lock.minCommitTs;
-    await this.resolveKeys(keys, startTs, commitTs);
+    await this.commitKeys(keys, startTs, commitTs);
   }
 
-  /** ResolveLock on given keys (lite resolve); a rollback also protects keys whose lock is gone. */
-  private async resolveKeys(keys: readonly Uint8Array[], startTs: bigint, commitTs: bigint): Promise<void> {
-    const { result: error } = await this.harness.run(
-      async (reader, txn) => {
-        if (commitTs === 0n) return batchRollback(reader, txn, keys, startTs);
-        const locks = [];
-        for (const key of keys) {
-          const lock = await reader.loadLock(key);
-          if (lock !== undefined) locks.push({ key, lock });
-        }
-        return resolveLocks(reader, txn, locks, new Map([[startTs, commitTs]]));
-      },
-      (outcome) => outcome !== undefined,
-    );
+  /** A BatchRollback, not a ResolveLock: it also protects keys whose lock is gone. */
+  private async rollBackKeys(keys: readonly Uint8Array[], startTs: bigint): Promise<void> {
+    const error = await this.requests.batchRollback(keys, startTs);
+    if (error !== undefined) {
+      throw new ResolverInvariantError(`rolling back transaction ${startTs}: ${error.kind}`);
+    }
+  }
+
+  private async commitKeys(keys: readonly Uint8Array[], startTs: bigint, commitTs: bigint): Promise<void> {
+    const error = await this.requests.commitLocks(keys, startTs, commitTs);
     if (error !== undefined) {
       throw new ResolverInvariantError(`resolving transaction ${startTs} at ${commitTs}: ${error.kind}`);
     }

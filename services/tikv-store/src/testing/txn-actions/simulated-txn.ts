@@ -6,18 +6,13 @@
  * (committed once every key is prewritten) or 1PC. It gives up after too many waits, rolling back what it
  * wrote; it may also crash between any two requests, leaving its locks to other clients' resolvers.
  */
-import { compareBytes } from "#codec";
+import { compareBytes, physicalMsOf } from "#codec";
 import type { Random } from "#runtime";
 import type { KeyError } from "../../mvcc/key-error.ts";
-import { type ReadPair, SnapshotReader } from "../../mvcc/snapshot-reader.ts";
-import { batchRollback } from "../../txn/actions/batch-rollback.ts";
-import { commit } from "../../txn/actions/commit.ts";
-import { txnHeartBeat } from "../../txn/actions/heartbeat.ts";
-import { pessimisticLock } from "../../txn/actions/pessimistic-lock.ts";
-import { prewrite, type TxnMutation } from "../../txn/actions/prewrite.ts";
-import type { ActionHarness } from "./action-harness.ts";
+import type { ReadOptions } from "../../mvcc/snapshot-reader.ts";
+import type { TxnMutation } from "../../txn/actions/prewrite.ts";
 import type { LockResolver } from "./lock-resolver.ts";
-import type { TestClock } from "./test-clock.ts";
+import type { KeyRange, PrewriteRequest, ScanRange, TimestampOracle, TxnRequests } from "./txn-requests.ts";
 
 export type CommitProtocol = "2pc" | "async" | "1pc";
 
@@ -42,14 +37,17 @@ export interface ObservedRead {
   readonly value: Uint8Array | undefined;
 }
 
-/** What a transaction's requests share: the store, the clock, the resolver, the keys a scan can see. */
+/** What a transaction's requests share: the store, the TSO, the resolver, the keys a scan can see. */
 export interface TxnEnvironment {
-  readonly harness: ActionHarness;
-  readonly clock: TestClock;
+  readonly requests: TxnRequests;
+  readonly tso: TimestampOracle;
   readonly resolver: LockResolver;
   readonly random: Random;
   readonly trace: string[];
+  /** Every key of the workload... */
   readonly keys: readonly Uint8Array[];
+  /** ...and the range scans cover, which holds them and no others. */
+  readonly scanRange: KeyRange;
 }
 
 /** The client saw something the protocol rules out (a secondary of a committed transaction failing). */
@@ -70,6 +68,9 @@ type Phase =
 
 /** Waits on one step before the client gives up and rolls back. */
 const MAX_ATTEMPTS = 8;
+/** A heartbeat makes the primary's TTL this many times the planned one. */
+const HEARTBEAT_TTL_FACTOR = 4n;
+const SCAN_LIMIT = 1000;
 const hex = (key: Uint8Array) => Buffer.from(key).toString("hex");
 
 export class SimulatedTxn {
@@ -84,6 +85,7 @@ export class SimulatedTxn {
   private readonly resolvedLocks = new Set<bigint>();
   private phase: Phase = { kind: "begin" };
   private attempts = 0;
+  private heartbeats = false;
   private primary: Uint8Array | undefined;
   private commitTs = 0n;
 
@@ -96,6 +98,17 @@ export class SimulatedTxn {
     return this.state !== "running";
   }
 
+  /** How many times the current step met a lock it had to wait for (a client backs off accordingly). */
+  get waits(): number {
+    return this.attempts;
+  }
+
+  /** Physical ms after which no lock of this transaction is alive any more (none before it began). */
+  get locksExpireAtMs(): bigint {
+    const factor = this.heartbeats ? HEARTBEAT_TTL_FACTOR : 1n;
+    return this.startTs === 0n ? 0n : physicalMsOf(this.startTs) + this.plan.lockTtlMs * factor;
+  }
+
   crash(): void {
     this.log("crashes");
     this.state = "crashed";
@@ -105,7 +118,7 @@ export class SimulatedTxn {
   async step(): Promise<void> {
     switch (this.phase.kind) {
       case "begin":
-        this.startTs = this.env.clock.next();
+        this.startTs = await this.env.tso.getTimestamp();
         this.log(`begins at ${this.startTs}`);
         return this.advance({ kind: "operate", index: 0 });
       case "operate":
@@ -128,11 +141,11 @@ export class SimulatedTxn {
   /** Keeps a live transaction's primary lock alive, as the client's TTL manager does. */
   async heartbeat(): Promise<void> {
     if (this.primary === undefined || this.committedAt !== undefined) return;
-    const primary = this.primary;
-    const ttlMs = this.plan.lockTtlMs * 4n;
-    await this.env.harness.run(
-      (reader, txn) => txnHeartBeat(reader, txn, primary, this.startTs, ttlMs),
-      (outcome) => "error" in outcome,
+    this.heartbeats = true;
+    await this.env.requests.txnHeartBeat(
+      this.primary,
+      this.startTs,
+      this.plan.lockTtlMs * HEARTBEAT_TTL_FACTOR,
     );
   }
 
@@ -167,35 +180,24 @@ export class SimulatedTxn {
     }
   }
 
-  private snapshot(): SnapshotReader {
-    this.env.harness.observeReadTs(this.startTs);
-    return new SnapshotReader(this.env.harness.storage, {
-      readTs: this.startTs,
-      resolvedLocks: this.resolvedLocks,
-    });
+  private readOptions(): ReadOptions {
+    return { readTs: this.startTs, resolvedLocks: this.resolvedLocks };
   }
 
   private async get(key: Uint8Array): Promise<boolean> {
-    const result = await this.snapshot().get(key);
+    const result = await this.env.requests.get(key, this.readOptions());
     if ("error" in result) return this.blocked(result.error, this.startTs);
     this.record(key, result.value);
     return true;
   }
 
   private async scan(reverse: boolean): Promise<boolean> {
-    const empty = new Uint8Array(0);
-    const pairs = await this.snapshot().scan({
-      startKey: empty,
-      endKey: empty,
-      limit: 1000,
-      reverse,
-      keyOnly: false,
-    });
-    const blocked = pairs.find((pair): pair is Extract<ReadPair, { error: KeyError }> => "error" in pair);
-    if (blocked !== undefined) return this.blocked(blocked.error, this.startTs);
-    this.log(`scans ${pairs.length} keys`);
+    const range: ScanRange = { ...this.env.scanRange, reverse, limit: SCAN_LIMIT };
+    const result = await this.env.requests.scan(range, this.readOptions());
+    if ("error" in result) return this.blocked(result.error, this.startTs);
+    this.log(`scans ${result.pairs.length} keys`);
     // A key the scan left out is a read of "absent", to be checked like any other.
-    const found = new Map(pairs.map((pair) => [hex(pair.key), "value" in pair ? pair.value : undefined]));
+    const found = new Map(result.pairs.map((pair) => [hex(pair.key), pair.value]));
     for (const key of this.env.keys) this.record(key, found.get(hex(key)));
     return true;
   }
@@ -208,20 +210,16 @@ export class SimulatedTxn {
   private async write(key: Uint8Array, value: Uint8Array | undefined): Promise<boolean> {
     this.primary ??= key;
     if (this.plan.pessimistic && !this.pessimisticLocked.has(hex(key))) {
-      const primary = this.primary;
-      const { result } = await this.env.harness.run(
-        (reader, txn) =>
-          pessimisticLock(reader, txn, {
-            keys: [{ key, shouldNotExist: false }],
-            primary,
-            startTs: this.startTs,
-            forUpdateTs: this.startTs,
-            lockTtlMs: this.plan.lockTtlMs,
-            minCommitTs: 0n,
-            returnValues: false,
-          }),
-        (outcome) => outcome.kind === "error",
-      );
+      const result = await this.env.requests.pessimisticLock({
+        keys: [{ key, shouldNotExist: false }],
+        primary: this.primary,
+        startTs: this.startTs,
+        forUpdateTs: this.startTs,
+        lockTtlMs: this.plan.lockTtlMs,
+        minCommitTs: 0n,
+        returnValues: false,
+        isFirstLock: this.pessimisticLocked.size === 0,
+      });
       if (result.kind === "error") return this.blocked(result.error, 0n);
       this.pessimisticLocked.add(hex(key));
     }
@@ -235,7 +233,7 @@ export class SimulatedTxn {
    */
   private async blocked(error: KeyError, readerTs: bigint): Promise<boolean> {
     if (error.kind !== "locked") {
-      this.log(`fails: ${error.kind}`);
+      this.log(`fails: ${error.kind === "abort" ? `abort (${error.reason})` : error.kind}`);
       this.abort();
       return false;
     }
@@ -272,8 +270,9 @@ export class SimulatedTxn {
     return value === undefined ? { op: "delete", key, value: new Uint8Array(0) } : { op: "put", key, value };
   }
 
-  private prewriteParams(keys: readonly Uint8Array[], tryOnePc: boolean) {
+  private prewriteRequest(keys: readonly Uint8Array[], tryOnePc: boolean): PrewriteRequest {
     const primary = this.primary!;
+    const useAsyncCommit = this.plan.protocol === "async";
     return {
       mutations: keys.map((key) => this.mutation(key)),
       primary,
@@ -283,21 +282,18 @@ export class SimulatedTxn {
       forUpdateTs: this.plan.pessimistic ? this.startTs : 0n,
       isPessimisticLock: keys.map(() => this.plan.pessimistic),
       minCommitTs: 0n,
-      useAsyncCommit: this.plan.protocol === "async",
-      secondaries: this.writtenKeys().filter((key) => compareBytes(key, primary) !== 0),
+      useAsyncCommit,
+      // Only an async-commit primary records its secondaries; a store refuses them on any other prewrite.
+      secondaries: useAsyncCommit ? this.writtenKeys().filter((key) => compareBytes(key, primary) !== 0) : [],
       tryOnePc,
       maxCommitTs: 0n,
       skipConstraintCheck: false,
-      commitTsFloor: this.env.harness.commitTsFloor,
     };
   }
 
   private async prewriteNext(pending: Uint8Array[]): Promise<void> {
     const key = pending[0]!;
-    const { result } = await this.env.harness.run(
-      (reader, txn) => prewrite(reader, txn, this.prewriteParams([key], false)),
-      (outcome) => outcome.errors.length > 0,
-    );
+    const result = await this.env.requests.prewrite(this.prewriteRequest([key], false));
     const [error] = result.errors;
     if (error !== undefined) {
       await this.blocked(error, 0n);
@@ -314,11 +310,7 @@ export class SimulatedTxn {
   }
 
   private async onePc(): Promise<void> {
-    const keys = this.writtenKeys();
-    const { result } = await this.env.harness.run(
-      (reader, txn) => prewrite(reader, txn, this.prewriteParams(keys, true)),
-      (outcome) => outcome.errors.length > 0,
-    );
+    const result = await this.env.requests.prewrite(this.prewriteRequest(this.writtenKeys(), true));
     const [error] = result.errors;
     if (error !== undefined) {
       await this.blocked(error, 0n);
@@ -336,15 +328,11 @@ export class SimulatedTxn {
   private async commitPrimary(): Promise<void> {
     if (this.commitTs === 0n) {
       // Getting commit_ts from the TSO is a request of its own: readers may push the primary meanwhile.
-      this.commitTs = this.env.clock.next();
+      this.commitTs = await this.env.tso.getTimestamp();
       return;
     }
     const primary = this.primary!;
-    const { result: error } = await this.env.harness.run(
-      (reader, txn) =>
-        commit(reader, txn, { keys: [primary], startTs: this.startTs, commitTs: this.commitTs }),
-      (outcome) => outcome !== undefined,
-    );
+    const error = await this.env.requests.commit([primary], this.startTs, this.commitTs);
     if (error?.kind === "commit-ts-expired") {
       // A reader pushed the primary: commit again at a newer timestamp.
       this.log(`commit at ${this.commitTs} expired (min_commit_ts ${error.minCommitTs})`);
@@ -366,11 +354,7 @@ export class SimulatedTxn {
       this.state = "finished";
       return;
     }
-    const { result: error } = await this.env.harness.run(
-      (reader, txn) =>
-        commit(reader, txn, { keys: [key], startTs: this.startTs, commitTs: this.committedAt! }),
-      (outcome) => outcome !== undefined,
-    );
+    const error = await this.env.requests.commit([key], this.startTs, this.committedAt!);
     if (error !== undefined) {
       throw new ClientInvariantError(
         `${this.plan.name}: committing ${hex(key)} after the commit point: ${error.kind}`,
@@ -382,10 +366,8 @@ export class SimulatedTxn {
     const keys = [...new Set([...this.writes.keys(), ...this.pessimisticLocked])].map((key) =>
       Buffer.from(key, "hex"),
     );
-    const { result: error } = await this.env.harness.run(
-      (reader, txn) => batchRollback(reader, txn, keys, this.startTs),
-      (outcome) => outcome !== undefined,
-    );
+    // A transaction that locked and wrote nothing has nothing to roll back (a store refuses empty batches).
+    const error = keys.length === 0 ? undefined : await this.env.requests.batchRollback(keys, this.startTs);
     if (error !== undefined) {
       throw new ClientInvariantError(
         `${this.plan.name}: rolling back before its commit point: ${error.kind}`,
