@@ -12,7 +12,7 @@ import type { LockRecord, LockType } from "../../mvcc/lock-record.ts";
 import type { MvccReader } from "../../mvcc/mvcc-reader.ts";
 import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
 import { SHORT_VALUE_MAX_BYTES, type WriteType } from "../../mvcc/write-record.ts";
-import { conflictError, newerVersions } from "./write-conflict.ts";
+import { conflictError, newerVersionConflict, newerVersions } from "./write-conflict.ts";
 
 export type MutationOp = "put" | "delete" | "lock" | "insert" | "check-not-exists";
 
@@ -143,6 +143,18 @@ async function checkKey(
   let pessimisticLock: LockRecord | undefined;
   if (existing !== undefined) {
     if (existing.startTs !== params.startTs) {
+      // A version committed since our snapshot dooms the transaction whatever becomes of this lock: say so
+      // now rather than have the client wait out the lock (and, on a hot key, the next one) to learn it.
+      if (!params.skipConstraintCheck && !expectsPessimisticLock) {
+        const conflict = await newerVersionConflict(
+          reader,
+          key,
+          params.primary,
+          params.startTs,
+          snapshotTsOf(params) + 1n,
+        );
+        if (conflict !== undefined) return { kind: "error", error: conflict };
+      }
       return { kind: "error", error: { kind: "locked", key, lock: existing } };
     }
     if (existing.type !== "pessimistic") {
@@ -166,8 +178,7 @@ async function checkKey(
     // A version committed after the transaction's snapshot conflicts. One committed exactly at start_ts is
     // in the snapshot (reads take commit_ts <= read_ts): async commit and 1PC pick commit timestamps that
     // the TSO may also hand out as a later transaction's start_ts, so "at" must mean "seen", not "newer".
-    const snapshotTs = params.forUpdateTs > 0n ? params.forUpdateTs : params.startTs;
-    const threshold = snapshotTs + 1n;
+    const threshold = snapshotTsOf(params) + 1n;
     const { record, conflict } = await newerVersions(reader, key, params.startTs, threshold);
     if (record.kind === "committed") return { kind: "already-committed", commitTs: record.commitTs };
     if (record.kind === "rolled-back") {
@@ -255,3 +266,8 @@ const WRITE_TYPE: { readonly [Op in Exclude<MutationOp, "check-not-exists">]: Wr
   delete: "delete",
   lock: "lock",
 };
+
+/** The timestamp the transaction's view of an unlocked key was taken at. */
+function snapshotTsOf(params: PrewriteParams): bigint {
+  return params.forUpdateTs > 0n ? params.forUpdateTs : params.startTs;
+}
