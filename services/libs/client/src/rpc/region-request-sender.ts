@@ -97,6 +97,8 @@ export class RegionRequestSender {
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
     retry: RegionRetry,
     replicaRead: ReplicaReadMode = "leader",
+    /** Deadline of each attempt, when this command may legitimately run longer (a lock wait). */
+    timeoutMs: number = this.options.timeoutMs,
   ): Promise<RegionSendResult<Case>> {
     const repeatable = isRepeatable(command);
     // Each round either answers, relocates, or backs off / free-retries, which the retry state bounds.
@@ -106,7 +108,7 @@ export class RegionRequestSender {
         await retry.backoff(BackoffKinds.regionMiss, new RegionCacheMissError(location.region));
         return { kind: "relocate" };
       }
-      const attempt = await this.attempt(context, command, build, retry, repeatable);
+      const attempt = await this.attempt(context, command, build, retry, repeatable, timeoutMs);
       if (attempt.kind === "relocate") return attempt;
       if (attempt.kind === "retry") continue;
       const response = attempt.response;
@@ -133,10 +135,11 @@ export class RegionRequestSender {
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
     retry: RegionRetry,
     repeatable: boolean,
+    timeoutMs: number,
   ): Promise<AttemptResult<Case>> {
     const cache = this.options.regionCache;
     try {
-      const response = await this.call(context, command, build);
+      const response = await this.call(context, command, build, timeoutMs);
       return { kind: "answered", response };
     } catch (error) {
       if (!repeatable && mayHaveRun(error)) {
@@ -171,8 +174,9 @@ export class RegionRequestSender {
     context: RpcContext,
     command: Case,
     build: (context: kvrpcpb.Context) => CommandRequest<Case>,
+    timeoutMs: number,
   ): Promise<CommandResponse<Case>> {
-    const options = { timeoutMs: this.options.timeoutMs };
+    const options = { timeoutMs };
     if (!isRecording())
       return this.options.rpc.call(context.address, command, build(context.kvContext), options);
     const attributes = {

@@ -6,9 +6,13 @@
  */
 import { compareBytes } from "#codec";
 import { kvrpcpb } from "#proto";
+import { BackoffKinds } from "../backoff/backoff-kind.ts";
 import { keyHex } from "../raw/key-range.ts";
+import type { RegionSendResult } from "../rpc/region-request-sender.ts";
 import { RegionRetry } from "../rpc/region-retry.ts";
+import { UnknownOutcomeError } from "../rpc/rpc-errors.ts";
 import { type Committer, lockTtlMs } from "./committer.ts";
+import type { LockResolver } from "./lock-resolver.ts";
 import { type BufferedWrite, MemBuffer } from "./mem-buffer.ts";
 import { sendByRegion } from "./region-requests.ts";
 import type { KvPair, Snapshot, SnapshotScanOptions } from "./snapshot.ts";
@@ -31,18 +35,29 @@ export interface LockKeysOptions {
 
 type TxnState = "active" | "committed" | "rolled-back";
 
+/** What a store waits for a lock when a request asks for its default (pessimistic-txn.wait-for-lock-timeout). */
+const DEFAULT_STORE_LOCK_WAIT_MS = 1_000;
+
 export class Transaction {
   private readonly buffer = new MemBuffer();
   private state: TxnState = "active";
   private primary: Uint8Array | undefined;
   private forUpdateTs = 0n;
-  private readonly pessimisticLocked = new Set<string>();
+  /**
+   * Values of pessimistically locked keys as of their lock's for_update_ts: what later reads of this
+   * transaction see for them (a "current read", as TiDB's DML does), since a value read at start_ts may
+   * already have been overwritten before the lock was taken.
+   */
+  private readonly lockedValues = new Map<string, Uint8Array | undefined>();
+  /** Keys holding this transaction's pessimistic lock, by hex key (also those of a lockKeys call that failed). */
+  private readonly pessimisticLocked = new Map<string, Uint8Array>();
   private readonly startedAtMs: number;
 
   constructor(
     private readonly parts: TxnParts,
     private readonly snapshot: Snapshot,
     private readonly committer: Committer,
+    private readonly resolver: LockResolver,
     readonly pessimistic: boolean,
   ) {
     this.startedAtMs = parts.settings.clock.monotonicMs();
@@ -57,6 +72,7 @@ export class Transaction {
     const buffered = this.buffer.get(key);
     if (buffered?.kind === "put") return buffered.value;
     if (buffered?.kind === "delete") return undefined;
+    if (this.lockedValues.has(keyHex(key))) return this.lockedValues.get(keyHex(key));
     return this.snapshot.get(key);
   }
 
@@ -65,7 +81,7 @@ export class Transaction {
     this.checkActive("batchGet");
     const unbuffered = keys.filter((key) => {
       const kind = this.buffer.get(key)?.kind;
-      return kind === undefined || kind === "lock";
+      return (kind === undefined || kind === "lock") && !this.lockedValues.has(keyHex(key));
     });
     const read =
       unbuffered.length === 0 ? new Map<string, Uint8Array>() : await this.snapshot.batchGet(unbuffered);
@@ -73,6 +89,7 @@ export class Transaction {
       const buffered = this.buffer.get(key);
       if (buffered?.kind === "put") return buffered.value;
       if (buffered?.kind === "delete") return undefined;
+      if (this.lockedValues.has(keyHex(key))) return this.lockedValues.get(keyHex(key));
       return read.get(keyHex(key));
     });
   }
@@ -155,7 +172,11 @@ export class Transaction {
     if (wanted.length === 0) return;
     wanted.forEach(checkKey);
     const forUpdateTs = await this.parts.tso();
-    const isFirstLock = this.pessimisticLocked.size === 0;
+    // Before any request: a rollback after a partly granted call must cover the locks taken at this ts.
+    if (forUpdateTs > this.forUpdateTs) this.forUpdateTs = forUpdateTs;
+    // Only a transaction asking for one key while holding none cannot be part of a cycle; several keys may
+    // be granted in one region while another region's request waits.
+    const isFirstLock = this.pessimisticLocked.size === 0 && wanted.length === 1;
     this.primary ??= wanted[0]!;
     const primary = this.primary;
     const retry = new RegionRetry(this.parts.newBackoffer(this.parts.settings.prewriteBudgetMs));
@@ -181,18 +202,49 @@ export class Transaction {
               isFirstLock,
               waitTimeoutMs,
               minCommitTs: this.startTs + 1n,
+              returnValues: true,
             });
-          const result = await this.parts.sender.send(location, "pessimisticLock", build, subRetry);
+          let result: RegionSendResult<"pessimisticLock">;
+          try {
+            // The store answers only when the wait ends: the attempt's deadline must outlast the wait.
+            const deadlineMs =
+              this.parts.settings.requestTimeoutMs +
+              Math.max(0, Number(waitTimeoutMs || DEFAULT_STORE_LOCK_WAIT_MS));
+            result = await this.parts.sender.send(
+              location,
+              "pessimisticLock",
+              build,
+              subRetry,
+              "leader",
+              deadlineMs,
+            );
+          } catch (error) {
+            // Locking is idempotent for one transaction (a retry finds its own lock), so an unknown outcome
+            // is simply asked again.
+            if (!(error instanceof UnknownOutcomeError)) throw error;
+            await subRetry.backoff(BackoffKinds.tikvRPC, error);
+            return false;
+          }
           if (result.kind === "relocate") return false;
           const error = result.response.errors[0];
+          if (error?.locked !== undefined) {
+            // The wait ended with the lock still there: its transaction may be dead (a client that
+            // vanished never releases). Resolve it; if it is gone, ask again, else the wait timed out.
+            const resolved = await this.resolver.resolve([error.locked], 0n, subRetry);
+            if (resolved.msBeforeExpired > 0) throw lockError(this.startTs, error);
+            return false;
+          }
           if (error !== undefined) throw lockError(this.startTs, error);
-          for (const key of batch) this.pessimisticLocked.add(keyHex(key));
+          const { values, notFounds } = result.response;
+          batch.forEach((key, index) => {
+            this.pessimisticLocked.set(keyHex(key), key);
+            this.lockedValues.set(keyHex(key), notFounds[index] ? undefined : values[index]);
+          });
           return true;
         },
       },
       retry,
     );
-    if (forUpdateTs > this.forUpdateTs) this.forUpdateTs = forUpdateTs;
     for (const key of wanted) this.buffer.set({ kind: "lock", key });
   }
 
@@ -210,7 +262,7 @@ export class Transaction {
       writes,
       primary: this.primary ?? writes[0]!.key,
       forUpdateTs: this.forUpdateTs,
-      pessimisticLocked: this.pessimisticLocked,
+      pessimisticLocked: new Set(this.pessimisticLocked.keys()),
       sizeBytes: this.buffer.sizeBytes,
       startedAtMs: this.startedAtMs,
     });
@@ -221,10 +273,7 @@ export class Transaction {
     if (this.state !== "active") return;
     this.state = "rolled-back";
     if (this.pessimisticLocked.size === 0) return;
-    const keys = this.buffer
-      .sorted()
-      .filter((write) => this.pessimisticLocked.has(keyHex(write.key)))
-      .map((write) => write.key);
+    const keys = [...this.pessimisticLocked.values()];
     const retry = new RegionRetry(this.parts.newBackoffer(this.parts.settings.commitBudgetMs));
     await sendByRegion(
       this.parts,

@@ -112,6 +112,7 @@ export class TxnClient {
       this.parts,
       new Snapshot(this.parts, this.resolver, startTs),
       this.committer,
+      this.resolver,
       options.pessimistic ?? false,
     );
   }
