@@ -221,4 +221,26 @@ describe("transaction client on a gRPC cluster", () => {
     const snapshot = await client.snapshot();
     assert.equal(text(await snapshot.get(bytes("p-b"))), "1");
   });
+
+  test("a heartbeat keeps a live pessimistic transaction's locks from expiring", async () => {
+    const beating = await TxnClient.connect({
+      pdEndpoints: [cluster.pd.clientUrl],
+      requestTimeoutMs: 2_000,
+      managedLockTtlMs: 400,
+    });
+    try {
+      const holder = await beating.begin({ pessimistic: true });
+      await holder.lockKeys([bytes("hb-1")]);
+      // Three TTLs later the lock would have expired without the heartbeat.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const other = await client.begin({ pessimistic: true });
+      await assert.rejects(other.lockKeys([bytes("hb-1")], { waitTimeoutMs: -1 }), LockWaitTimeoutError);
+      await other.rollback();
+      holder.set(bytes("hb-1"), bytes("kept"));
+      await holder.commit();
+      assert.equal(text(await (await client.snapshot()).get(bytes("hb-1"))), "kept");
+    } finally {
+      await beating.close();
+    }
+  });
 });

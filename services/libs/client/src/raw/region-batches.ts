@@ -43,7 +43,11 @@ export async function runRegionBatches<Item>(
       requests.push(sendBatch(parts, job, group.location, batch, retry.fork(), limit));
     }
   }
-  await Promise.all(requests);
+  // Every request settles before the call does, failed or not: none keeps running unowned after the caller
+  // moved on (a pessimistic lock granted after the caller rolled back would never be released).
+  const results = await Promise.allSettled(requests);
+  const failure = results.find((result) => result.status === "rejected");
+  if (failure !== undefined) throw failure.reason;
 }
 
 async function sendBatch<Item>(

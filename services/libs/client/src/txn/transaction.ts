@@ -11,7 +11,8 @@ import { keyHex } from "../raw/key-range.ts";
 import type { RegionSendResult } from "../rpc/region-request-sender.ts";
 import { RegionRetry } from "../rpc/region-retry.ts";
 import { UnknownOutcomeError } from "../rpc/rpc-errors.ts";
-import { type Committer, lockTtlMs } from "./committer.ts";
+import type { Committer } from "./committer.ts";
+import { TxnHeartbeat } from "./heartbeat.ts";
 import type { LockResolver } from "./lock-resolver.ts";
 import { type BufferedWrite, MemBuffer } from "./mem-buffer.ts";
 import { sendByRegion } from "./region-requests.ts";
@@ -52,6 +53,7 @@ export class Transaction {
   /** Keys holding this transaction's pessimistic lock, by hex key (also those of a lockKeys call that failed). */
   private readonly pessimisticLocked = new Map<string, Uint8Array>();
   private readonly startedAtMs: number;
+  private readonly heartbeat: TxnHeartbeat;
 
   constructor(
     private readonly parts: TxnParts,
@@ -61,6 +63,7 @@ export class Transaction {
     readonly pessimistic: boolean,
   ) {
     this.startedAtMs = parts.settings.clock.monotonicMs();
+    this.heartbeat = new TxnHeartbeat(parts, () => this.primary, snapshot.readTs, this.startedAtMs);
   }
 
   get startTs(): bigint {
@@ -194,9 +197,13 @@ export class Transaction {
               mutations: batch.map((key) => ({ op: kvrpcpb.Op.PESSIMISTIC_LOCK, key })),
               primaryLock: primary,
               startTs: this.startTs,
-              lockTtlMs: lockTtlMs(
-                this.buffer.sizeBytes,
-                this.parts.settings.clock.monotonicMs() - this.startedAtMs,
+              // Kept alive by the heartbeat while the transaction lives (TiDB's managed lock TTL).
+              lockTtlMs: BigInt(
+                Math.ceil(
+                  this.parts.settings.clock.monotonicMs() -
+                    this.startedAtMs +
+                    this.parts.settings.managedLockTtlMs,
+                ),
               ),
               forUpdateTs,
               isFirstLock,
@@ -246,6 +253,7 @@ export class Transaction {
       retry,
     );
     for (const key of wanted) this.buffer.set({ kind: "lock", key });
+    this.heartbeat.start();
   }
 
   /** Commits the buffered writes; resolves with the commit_ts, or undefined when there was nothing to write. */
@@ -257,21 +265,29 @@ export class Transaction {
       return undefined;
     }
     this.state = "committed";
-    return this.committer.commit({
-      startTs: this.startTs,
-      writes,
-      primary: this.primary ?? writes[0]!.key,
-      forUpdateTs: this.forUpdateTs,
-      pessimisticLocked: new Set(this.pessimisticLocked.keys()),
-      sizeBytes: this.buffer.sizeBytes,
-      startedAtMs: this.startedAtMs,
-    });
+    this.primary ??= writes[0]!.key;
+    // A big commit may outlast its locks' TTL; a small one finishes well within it.
+    if (this.buffer.sizeBytes >= this.parts.settings.maxBytesPerRequest) this.heartbeat.start();
+    try {
+      return await this.committer.commit({
+        startTs: this.startTs,
+        writes,
+        primary: this.primary,
+        forUpdateTs: this.forUpdateTs,
+        pessimisticLocked: new Set(this.pessimisticLocked.keys()),
+        sizeBytes: this.buffer.sizeBytes,
+        startedAtMs: this.startedAtMs,
+      });
+    } finally {
+      this.heartbeat.stop();
+    }
   }
 
   /** Drops the buffered writes and this transaction's pessimistic locks. */
   async rollback(): Promise<void> {
     if (this.state !== "active") return;
     this.state = "rolled-back";
+    this.heartbeat.stop();
     if (this.pessimisticLocked.size === 0) return;
     const keys = [...this.pessimisticLocked.values()];
     const retry = new RegionRetry(this.parts.newBackoffer(this.parts.settings.commitBudgetMs));

@@ -27,6 +27,11 @@ export interface TxnSettings {
   readonly resolvedCacheSize?: number;
   /** Secondary commits and rollbacks running in the background at once, client-wide [256]. */
   readonly maxBackgroundTasks?: number;
+  /**
+   * TTL of the locks of a transaction kept alive by its heartbeat (pessimistic ones, big commits); the
+   * heartbeat runs every half of it [20 000 ms, TiDB's ManagedLockTTL].
+   */
+  readonly managedLockTtlMs?: number;
   /** Commit a transaction whose writes fit one region in one request, without locks [true]. */
   readonly enableOnePc?: boolean;
   /** Commit small transactions as soon as their prewrites succeed [true]. */
@@ -56,6 +61,7 @@ export interface ResolvedTxnSettings {
   readonly maxConcurrentRegionRequests: number;
   readonly resolvedCacheSize: number;
   readonly maxBackgroundTasks: number;
+  readonly managedLockTtlMs: number;
   readonly enableOnePc: boolean;
   readonly enableAsyncCommit: boolean;
   readonly clock: Clock;
@@ -79,6 +85,7 @@ export function resolveTxnSettings(settings: TxnSettings): ResolvedTxnSettings {
     ),
     resolvedCacheSize: positiveInteger("resolvedCacheSize", settings.resolvedCacheSize ?? 2048),
     maxBackgroundTasks: positiveInteger("maxBackgroundTasks", settings.maxBackgroundTasks ?? 256),
+    managedLockTtlMs: positive("managedLockTtlMs", settings.managedLockTtlMs ?? 20_000),
     enableOnePc: settings.enableOnePc ?? true,
     enableAsyncCommit: settings.enableAsyncCommit ?? true,
     clock: settings.clock ?? systemClock,
