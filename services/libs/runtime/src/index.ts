@@ -17,6 +17,13 @@ export {
   type StringOption,
 } from "./config-schema.ts";
 export { parseDurationMs, parseSizeBytes } from "./config-values.ts";
+export {
+  type FailpointAction,
+  FailpointError,
+  FailpointSpecError,
+  Failpoints,
+  processFailpoints,
+} from "./failpoints.ts";
 export { type HttpListener, startHttpListener } from "./http-listener.ts";
 export { InvariantError } from "./invariant-error.ts";
 export { type Random, SeededRandom, systemRandom } from "./random.ts";

@@ -78,6 +78,8 @@ export class Committer {
    * commit (2PC), after the last prewrite (async commit), or with the prewrite itself (1PC).
    */
   async commit(plan: CommitPlan): Promise<bigint> {
+    const { failpoints, closed } = this.parts;
+    await failpoints.reach("txn.before-prewrite", closed);
     const mode = await this.chooseMode(plan);
     let prewritten: PrewriteOutcome;
     try {
@@ -86,6 +88,7 @@ export class Committer {
       this.rollbackInBackground(plan);
       throw error;
     }
+    await failpoints.reach("txn.after-prewrite", closed);
     if (prewritten.onePcCommitTs > 0n) return prewritten.onePcCommitTs;
     if (mode === "async" && !prewritten.fellBack) {
       // Committed: every key is prewritten, at the largest min_commit_ts. Committing the locks only
@@ -94,6 +97,7 @@ export class Committer {
       return prewritten.minCommitTs;
     }
     const commitTs = await this.commitPrimary(plan);
+    await failpoints.reach("txn.after-commit-primary", closed);
     this.commitInBackground(
       plan,
       plan.writes.filter((write) => keyHex(write.key) !== keyHex(plan.primary)),

@@ -67,6 +67,8 @@ export class TxnClient {
       settings: resolved,
       tso: owned.tso,
       background,
+      failpoints: resolved.failpoints,
+      closed: signal,
       newBackoffer: (budgetMs) =>
         new Backoffer({
           budgetMs,

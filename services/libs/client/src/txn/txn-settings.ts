@@ -1,6 +1,15 @@
 /** The transaction client's options, with TiKV/client-go defaults where they exist. */
 import type { Logger, MetricFactory } from "#observability";
-import { type Clock, type Random, systemClock, systemRandom, systemTimers, type Timers } from "#runtime";
+import {
+  type Clock,
+  type Failpoints,
+  processFailpoints,
+  type Random,
+  systemClock,
+  systemRandom,
+  systemTimers,
+  type Timers,
+} from "#runtime";
 import { COMMIT_BUDGET_MS, GET_BUDGET_MS, PREWRITE_BUDGET_MS } from "../backoff/backoffer.ts";
 import { positive, positiveInteger } from "../option-checks.ts";
 import type { PdClientOptions } from "../pd/pd-client-options.ts";
@@ -36,6 +45,8 @@ export interface TxnSettings {
   readonly enableOnePc?: boolean;
   /** Commit small transactions as soon as their prewrites succeed [true]. */
   readonly enableAsyncCommit?: boolean;
+  /** Failpoints of the commit path [the process-wide registry, armed from TESSERA_FAILPOINTS]. */
+  readonly failpoints?: Failpoints;
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
@@ -64,6 +75,7 @@ export interface ResolvedTxnSettings {
   readonly managedLockTtlMs: number;
   readonly enableOnePc: boolean;
   readonly enableAsyncCommit: boolean;
+  readonly failpoints: Failpoints;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
@@ -88,6 +100,7 @@ export function resolveTxnSettings(settings: TxnSettings): ResolvedTxnSettings {
     managedLockTtlMs: positive("managedLockTtlMs", settings.managedLockTtlMs ?? 20_000),
     enableOnePc: settings.enableOnePc ?? true,
     enableAsyncCommit: settings.enableAsyncCommit ?? true,
+    failpoints: settings.failpoints ?? processFailpoints,
     clock: settings.clock ?? systemClock,
     timers: settings.timers ?? systemTimers,
     random: settings.random ?? systemRandom,
