@@ -139,6 +139,8 @@ export {
   UnknownOutcomeError,
 } from "./rpc/rpc-errors.ts";
 export { type CommitPlan, lockTtlMs } from "./txn/committer.ts";
+export { GcBlockedError, type GcPd, type GcRoundReport } from "./txn/gc-round.ts";
+export { GC_LEADER_KEY, GcWorker, type GcWorkerOptions } from "./txn/gc-worker.ts";
 export { type BufferedWrite, MemBuffer } from "./txn/mem-buffer.ts";
 export { type KvPair, Snapshot, type SnapshotScanOptions } from "./txn/snapshot.ts";
 export { type LockKeysOptions, Transaction } from "./txn/transaction.ts";

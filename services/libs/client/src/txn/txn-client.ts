@@ -12,10 +12,11 @@ import { RegionCache } from "../region-cache/region-cache.ts";
 import { RegionRequestSender } from "../rpc/region-request-sender.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { Committer } from "./committer.ts";
+import { type GcPd, type GcRoundReport, runGcRound } from "./gc-round.ts";
 import { LockResolver } from "./lock-resolver.ts";
 import { Snapshot } from "./snapshot.ts";
 import { Transaction } from "./transaction.ts";
-import { TxnClosedError } from "./txn-errors.ts";
+import { TxnArgumentError, TxnClosedError } from "./txn-errors.ts";
 import type { TxnParts } from "./txn-parts.ts";
 import { resolveTxnSettings, type TxnClientOptions, type TxnSettings } from "./txn-settings.ts";
 
@@ -31,6 +32,8 @@ export interface TxnClientParts {
   readonly regionCache: RegionCache;
   readonly rpc: RpcClient;
   readonly tso: () => Promise<bigint>;
+  /** Where a GC round publishes its safe point (connect passes its pd client). */
+  readonly gcPd?: GcPd;
   /** Runs on close after the cache and RPC client are closed. */
   readonly onClose?: () => Promise<void>;
 }
@@ -102,7 +105,7 @@ export class TxnClient {
     });
     const rpc = new RpcClient({ ...options.rpc, ...shared, metrics: options.metrics });
     return new TxnClient(
-      { regionCache, rpc, tso: () => pd.getTimestamp(), onClose: () => pd.close() },
+      { regionCache, rpc, tso: () => pd.getTimestamp(), gcPd: pd, onClose: () => pd.close() },
       options,
     );
   }
@@ -123,6 +126,23 @@ export class TxnClient {
   async snapshot(readTs?: bigint): Promise<Snapshot> {
     this.checkOpen("snapshot");
     return new Snapshot(this.parts, this.resolver, readTs ?? (await this.parts.tso()));
+  }
+
+  /**
+   * One GC round below `safePoint` (see gc-round.ts). The GC worker calls it on its schedule; `ctl` and
+   * tests call it directly.
+   */
+  async collectGarbage(safePoint: bigint): Promise<GcRoundReport> {
+    this.checkOpen("collect garbage");
+    if (this.owned.gcPd === undefined)
+      throw new TxnArgumentError("this client was built without a pd to publish the safe point to");
+    return runGcRound(this.parts, this.resolver, this.owned.gcPd, safePoint);
+  }
+
+  /** A fresh timestamp from pd's TSO. */
+  currentTimestamp(): Promise<bigint> {
+    this.checkOpen("get a timestamp");
+    return this.parts.tso();
   }
 
   /** Background work in flight (secondary commits, rollbacks). */
