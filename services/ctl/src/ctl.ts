@@ -5,6 +5,7 @@
 import { CommandError, UsageError } from "./cli-errors.ts";
 import type { CliIo } from "./cli-io.ts";
 import { runClusterCommand } from "./commands/cluster/cluster-command.ts";
+import { runGcCommand } from "./commands/gc/gc-command.ts";
 import { runKvCommand } from "./commands/kv/kv-command.ts";
 import { PD_COMMAND_NAMES, runPdCommand } from "./commands/pd/pd-command.ts";
 import { runPlaygroundCommand } from "./commands/playground/playground-command.ts";
@@ -15,7 +16,7 @@ export { CTL_USAGE };
 
 /** `pd health` stays under `pd` only, so `health` alone cannot be mistaken for `cluster health`. */
 const TOP_LEVEL_PD_COMMANDS = PD_COMMAND_NAMES.filter((name) => name !== "health");
-const COMMANDS = ["cluster", ...TOP_LEVEL_PD_COMMANDS, "kv", "txn", "playground", "pd"];
+const COMMANDS = ["cluster", ...TOP_LEVEL_PD_COMMANDS, "kv", "txn", "gc", "playground", "pd"];
 
 export async function runCtl(argv: readonly string[], io: CliIo): Promise<number> {
   const [command = "help", ...rest] = argv;
@@ -48,6 +49,8 @@ async function dispatch(
       return runKvCommand(rest, io);
     case "txn":
       return runTxnCommand(rest, io);
+    case "gc":
+      return runGcCommand(rest, io);
     case "pd":
       return runPdCommand(rest, io);
     case "playground":

@@ -44,6 +44,10 @@ Transactions (what each region's leader stores, tikv-ctl style):
                                     --limit 1-${MAX_LOCK_LIMIT} [${DEFAULT_LOCK_LIMIT}]
   txn mvcc KEY                      KEY's lock, write records (newest first) and default-CF values;
                                     exit 1 when it has none
+  gc status                         pd's GC safe point and the GC worker holding the lease
+  gc run [--life-time D]            one GC round now at safe point = now - D [10m]: resolve older locks,
+                                    publish the safe point, drop unreadable versions; exit 1 when another
+                                    worker holds the lease
 
 Local cluster:
   playground [options]              start pd and stores on 127.0.0.1 (npm start); \`playground --help\`

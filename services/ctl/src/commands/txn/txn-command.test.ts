@@ -92,7 +92,7 @@ describe("ctl txn command line", () => {
     ]) {
       assert.ok(help.stdout.includes(words), words);
     }
-    assert.match((await ctl(["nonsense"])).stderr, /available: .*kv, txn, playground/);
+    assert.match((await ctl(["nonsense"])).stderr, /available: .*kv, txn, gc, playground/);
   });
 
   test("an unreachable pd exits 1 with one line naming the URL", async () => {

@@ -16,6 +16,7 @@ import type { TxnParts } from "./txn-parts.ts";
 export interface GcPd {
   /** Raises the cluster's GC safe point; answers the safe point now in force (never lower than before). */
   updateGcSafePoint(safePoint: bigint): Promise<bigint>;
+  getGcSafePoint(): Promise<bigint>;
 }
 
 export interface GcRoundReport {

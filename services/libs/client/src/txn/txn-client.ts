@@ -139,6 +139,13 @@ export class TxnClient {
     return runGcRound(this.parts, this.resolver, this.owned.gcPd, safePoint);
   }
 
+  /** The GC safe point pd holds (0 before the first GC). */
+  async gcSafePoint(): Promise<bigint> {
+    this.checkOpen("read the GC safe point");
+    if (this.owned.gcPd === undefined) throw new TxnArgumentError("this client was built without a pd");
+    return this.owned.gcPd.getGcSafePoint();
+  }
+
   /** A fresh timestamp from pd's TSO. */
   currentTimestamp(): Promise<bigint> {
     this.checkOpen("get a timestamp");
