@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { GcBlockedError, GcWorker, RawKvClient, TxnClient } from "#client";
+import { physicalMsOf } from "#codec";
 import { kvrpcpb } from "#proto";
 import { systemTimers } from "#runtime";
 import { StoreCluster } from "../../../services/tikv-store/src/testing/cluster/store-cluster.ts";
@@ -63,7 +64,11 @@ describe("GC worker", () => {
     const abandoned = await cluster.pdClient.getTimestamp();
     const put = { op: kvrpcpb.Op.PUT, key: bytes("gc-stale"), value: bytes("x") };
     assert.deepEqual(await rpc.prewrite([put], bytes("gc-stale"), abandoned, { lockTtlMs: 1n }), []);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Everything above must fall below the safe point, which is "now" to the TSO's millisecond.
+    await cluster.waitFor(
+      "the TSO's physical clock to pass the writes",
+      async () => physicalMsOf(await cluster.pdClient.getTimestamp()) > physicalMsOf(abandoned),
+    );
 
     const first = worker("gateway-1");
     const second = worker("gateway-2");
@@ -86,8 +91,12 @@ describe("GC worker", () => {
   test("a live transaction older than the safe point stops the round", async () => {
     const holder = await client.begin({ pessimistic: true });
     await holder.lockKeys([bytes("gc-live")]);
-    // The safe point is "now" to the millisecond: let the lock's start_ts fall below it.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The safe point is "now" to the TSO's millisecond (pd moves its physical clock in steps): wait until
+    // the lock's start_ts falls below it.
+    await cluster.waitFor(
+      "the TSO's physical clock to pass the lock",
+      async () => physicalMsOf(await cluster.pdClient.getTimestamp()) > physicalMsOf(holder.startTs),
+    );
     const gc = worker("gateway-1");
     await assert.rejects(gc.runOnce(), GcBlockedError);
     holder.set(bytes("gc-live"), bytes("done"));
