@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { physicalMsOf } from "#codec";
 import { kvrpcpb } from "#proto";
 import { bytes } from "../../../../tikv-store/src/testing/bytes.ts";
 import { StoreCluster } from "../../../../tikv-store/src/testing/cluster/store-cluster.ts";
@@ -53,6 +54,12 @@ describe("ctl gc", () => {
         undefined,
       );
     }
+    // The safe point is "now" to the TSO's millisecond (pd moves its physical clock in steps).
+    const lastWrite = await cluster!.pdClient.getTimestamp();
+    await cluster!.waitFor(
+      "the TSO's physical clock to pass the writes",
+      async () => physicalMsOf(await cluster!.pdClient.getTimestamp()) > physicalMsOf(lastWrite),
+    );
     const run = await ctl("gc", "run", "--life-time", "0s");
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(run.stdout, /locks resolved, [1-9]\d* regions collected/);
