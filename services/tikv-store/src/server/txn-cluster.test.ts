@@ -80,6 +80,9 @@ describe("transactions on a gRPC cluster", () => {
     );
     const region = cluster.regionFor(bytes("c-primary"))!;
     const follower = [0, 1, 2].find((index) => cluster.leaderOfRegion(region.id)?.index !== index)!;
+    // What the follower's log holds at most when it stops.
+    const followerLastIndex = (await cluster.store(follower).engines.raftLogStore.raftState(region.id))!
+      .lastIndex;
     await cluster.stop(follower);
     assert.equal(await rpc.commit([bytes("c-primary")], startTs, await tso()), undefined);
     // Enough writes for the leader's log GC to leave the stopped store behind.
@@ -91,8 +94,15 @@ describe("transactions on a gRPC cluster", () => {
       );
       assert.equal(await rpc.commit([bytes(`c-filler-${index}`)], ts, await tso()), undefined);
     }
-    await cluster.restart(follower);
     const leaderIndex = () => cluster.leaderOfRegion(region.id)?.index ?? -1;
+    // Only once the leader's log no longer holds what the follower lacks must it catch up by snapshot.
+    await cluster.waitFor("the leader's log GC to pass the stopped follower", async () => {
+      const leader = leaderIndex();
+      if (leader < 0) return false;
+      const first = await cluster.store(leader).engines.raftLogStore.firstStoredIndex(region.id);
+      return first !== undefined && first > followerLastIndex + 1;
+    });
+    await cluster.restart(follower);
     await cluster.waitFor("the restarted store to hold the same transactional data", async () => {
       const [leaderData, followerData] = await Promise.all([
         txnData(cluster, leaderIndex(), region.id),
