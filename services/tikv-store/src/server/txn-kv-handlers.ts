@@ -7,7 +7,7 @@
  * error (locked, conflict, …) the response's key error; a malformed request a key error whose `abort`
  * says what is wrong (nothing is written: validation runs before anything else).
  */
-import { compareBytes } from "#codec";
+import { compareBytes, UINT64_MAX } from "#codec";
 import type { Logger } from "#observability";
 import { type errorpb, kvrpcpb } from "#proto";
 import { type Clock, InvariantError } from "#runtime";
@@ -875,7 +875,6 @@ export class TxnKvHandlers {
   }
 }
 
-const UINT64_MAX = (1n << 64n) - 1n;
 /** A store full of lock waiters is overloaded by contention; the client retries after a pause. */
 const LOCK_WAITERS_BUSY_BACKOFF_MS = 100;
 

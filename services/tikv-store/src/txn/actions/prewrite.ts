@@ -9,7 +9,7 @@
  */
 import type { KeyError } from "../../mvcc/key-error.ts";
 import type { LockRecord, LockType } from "../../mvcc/lock-record.ts";
-import type { MvccReader } from "../../mvcc/mvcc-reader.ts";
+import { type MvccReader, TS_MAX } from "../../mvcc/mvcc-reader.ts";
 import type { MvccTxn } from "../../mvcc/mvcc-txn.ts";
 import { SHORT_VALUE_MAX_BYTES, type WriteType } from "../../mvcc/write-record.ts";
 import { conflictError, newerVersionConflict, newerVersions } from "./write-conflict.ts";
@@ -200,7 +200,8 @@ async function checkKey(
     }
   }
   if ((mutation.op === "insert" || mutation.op === "check-not-exists") && !params.skipConstraintCheck) {
-    const visible = await reader.visibleWrite(key, TS_MAX_FOR_EXISTENCE);
+    // Existence is decided by the newest version: the key is locked or conflict-checked already.
+    const visible = await reader.visibleWrite(key, TS_MAX);
     if (visible?.write.type === "put") return { kind: "error", error: { kind: "already-exist", key } };
   }
   // CheckNotExists writes nothing; a pessimistic lock taken only for the check is released by commit or
@@ -249,9 +250,6 @@ function writeKey(txn: MvccTxn, params: PrewriteParams, write: KeyWrite, commitT
     secondaries: params.useAsyncCommit && isPrimary ? params.secondaries : [],
   });
 }
-
-/** Existence is decided by the newest version: the key is locked or conflict-checked already. */
-const TS_MAX_FOR_EXISTENCE = (1n << 64n) - 1n;
 
 const LOCK_TYPE: { readonly [Op in Exclude<MutationOp, "check-not-exists">]: LockType } = {
   put: "put",
