@@ -226,7 +226,7 @@ export class Committer {
       }
       if (error.alreadyExist !== undefined) throw new KeyExistsError(error.alreadyExist.key);
       if (error.abort !== "") throw new TxnAbortedError(`transaction ${plan.startTs}: ${error.abort}`);
-      throw new UnexpectedKeyError(`prewrite: ${JSON.stringify(kvrpcpb.KeyError.toJSON(error))}`);
+      throw new UnexpectedKeyError(`prewrite`, error);
     }
     // A writer cannot read past a lock: it waits for the other transaction to finish or expire.
     const result = await this.resolver.resolve(locks, 0n, retry);
@@ -279,9 +279,7 @@ export class Committer {
           `transaction ${plan.startTs} was rolled back by a lock resolver before it committed`,
         );
       }
-      throw new UnexpectedKeyError(
-        `commit of the primary: ${JSON.stringify(kvrpcpb.KeyError.toJSON(error))}`,
-      );
+      throw new UnexpectedKeyError(`commit of the primary`, error);
     }
   }
 
@@ -307,7 +305,8 @@ export class Committer {
             if (result.kind === "relocate") return false;
             if (result.response.error !== undefined) {
               throw new UnexpectedKeyError(
-                `commit of a lock of committed transaction ${plan.startTs}: ${JSON.stringify(kvrpcpb.KeyError.toJSON(result.response.error))}`,
+                `commit of a lock of committed transaction ${plan.startTs}`,
+                result.response.error,
               );
             }
             return true;

@@ -71,8 +71,7 @@ async function resolveLocksBelow(
     );
     if (result.kind === "relocate") continue;
     const { locks, error } = result.response;
-    if (error !== undefined)
-      throw new UnexpectedKeyError(`ScanLock: ${JSON.stringify(kvrpcpb.KeyError.toJSON(error))}`);
+    if (error !== undefined) throw new UnexpectedKeyError(`ScanLock`, error);
     if (locks.length > 0) {
       const outcome = await resolver.resolve(locks, 0n, retry);
       if (outcome.msBeforeExpired > 0) {
@@ -100,7 +99,7 @@ async function collectEveryRegion(parts: TxnParts, safePoint: bigint): Promise<n
     const result = await parts.sender.send(location, "gc", (context) => ({ context, safePoint }), retry);
     if (result.kind === "relocate") continue;
     if (result.response.error !== undefined) {
-      throw new UnexpectedKeyError(`KvGC: ${JSON.stringify(kvrpcpb.KeyError.toJSON(result.response.error))}`);
+      throw new UnexpectedKeyError(`KvGC`, result.response.error);
     }
     regions++;
     if (location.endKey.length === 0) return regions;

@@ -161,7 +161,8 @@ export class LockResolver {
     if (response.error !== undefined) {
       if (response.error.txnNotFound !== undefined) return { kind: "not-found" };
       throw new UnexpectedKeyError(
-        `CheckTxnStatus of transaction ${lock.lockTs} on ${keyHex(lock.primaryLock)}: ${JSON.stringify(kvrpcpb.KeyError.toJSON(response.error))}`,
+        `CheckTxnStatus of transaction ${lock.lockTs} on ${keyHex(lock.primaryLock)}`,
+        response.error,
       );
     }
     if (response.commitTs > 0n) return { kind: "committed", commitTs: response.commitTs };
@@ -203,9 +204,7 @@ export class LockResolver {
           if (result.kind === "relocate") return false;
           const response = result.response;
           if (response.error !== undefined) {
-            throw new UnexpectedKeyError(
-              `CheckSecondaryLocks: ${JSON.stringify(kvrpcpb.KeyError.toJSON(response.error))}`,
-            );
+            throw new UnexpectedKeyError(`CheckSecondaryLocks`, response.error);
           }
           if (response.commitTs > 0n) committedAt = response.commitTs;
           else if (response.locks.length < batch.length) rolledBack = true;
@@ -243,9 +242,7 @@ export class LockResolver {
         retry,
       );
       if (response.errors.length > 0) {
-        throw new UnexpectedKeyError(
-          `PessimisticRollback: ${JSON.stringify(kvrpcpb.KeyError.toJSON(response.errors[0]!))}`,
-        );
+        throw new UnexpectedKeyError(`PessimisticRollback`, response.errors[0]!);
       }
       return;
     }
@@ -264,7 +261,7 @@ export class LockResolver {
       retry,
     );
     if (response.error !== undefined) {
-      throw new UnexpectedKeyError(`ResolveLock: ${JSON.stringify(kvrpcpb.KeyError.toJSON(response.error))}`);
+      throw new UnexpectedKeyError(`ResolveLock`, response.error);
     }
   }
 

@@ -222,5 +222,5 @@ function lockOf(error: kvrpcpb.KeyError): kvrpcpb.LockInfo | undefined {
 }
 
 function keyErrorOf(error: kvrpcpb.KeyError): Error {
-  return new UnexpectedKeyError(`read failed: ${JSON.stringify(kvrpcpb.KeyError.toJSON(error))}`);
+  return new UnexpectedKeyError(`read failed`, error);
 }

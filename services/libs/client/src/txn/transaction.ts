@@ -339,5 +339,5 @@ function lockError(startTs: bigint, error: kvrpcpb.KeyError): Error {
   }
   if (error.alreadyExist !== undefined) return new KeyExistsError(error.alreadyExist.key);
   if (error.abort !== "") return new TxnAbortedError(`transaction ${startTs}: ${error.abort}`);
-  return new UnexpectedKeyError(`pessimistic lock: ${JSON.stringify(kvrpcpb.KeyError.toJSON(error))}`);
+  return new UnexpectedKeyError(`pessimistic lock`, error);
 }

@@ -2,7 +2,7 @@
  * What a transaction can fail with, typed so callers (the SQL gateway) map each to the right MySQL error
  * and know whether retrying the whole transaction may help.
  */
-import type { kvrpcpb } from "#proto";
+import { kvrpcpb } from "#proto";
 
 const hex = (key: Uint8Array) => Buffer.from(key).toString("hex");
 
@@ -92,4 +92,14 @@ export class UndeterminedCommitError extends TxnError {
 /** A key error the client has no better type for (a bug on one side, or a store newer than the client). */
 export class UnexpectedKeyError extends TxnError {
   override readonly name = "UnexpectedKeyError";
+  constructor(
+    operation: string,
+    readonly keyError?: kvrpcpb.KeyError,
+  ) {
+    super(
+      keyError === undefined
+        ? operation
+        : `${operation}: ${JSON.stringify(kvrpcpb.KeyError.toJSON(keyError))}`,
+    );
+  }
 }
